@@ -40,7 +40,10 @@ Windows services hosted by the process (a shared svchost lists all of them).
 
 from __future__ import annotations
 
+import calendar
 import ipaddress
+import re
+import time
 
 PROTOCOLS = ('tcp', 'udp')
 FAMILIES = ('ipv4', 'ipv6')
@@ -191,12 +194,33 @@ def validate_listener(record, where='listener'):
     return record
 
 
+_ISO = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.\d+)?(Z|[+-]\d\d:?\d\d)?$')
+
+
+def lstart(start_time):
+    """An ISO 8601 start time in ``ps -o lstart`` form, local time ('Thu Feb  2 13:29:45 2017').
+
+    A time without offset is taken as UTC; text that is not ISO 8601 is returned unchanged.
+    """
+    match = _ISO.match(start_time or '')
+    if not match:
+        return start_time or ''
+    stamp = calendar.timegm(tuple(int(g) for g in match.groups()[:6]))
+    zone = match.group(7)
+    if zone and zone != 'Z':
+        sign = -1 if zone[0] == '-' else 1
+        digits = zone[1:].replace(':', '')
+        stamp -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return time.ctime(stamp)
+
+
 def compat_facts(listeners):
     """``tcp_listen`` / ``udp_listen`` in the schema of listen_ports_facts.
 
     One row per (socket, process) like community.general.listen_ports_facts and
     ansible.windows.win_listen_ports_facts; a socket with no known owner keeps
-    one row with pid 0 and empty name/user, as those modules do.
+    one row with pid 0 and empty name/user, as those modules do. ``stime`` is
+    in ``ps -o lstart`` form, as listen_ports_facts reports it.
     """
     facts = {'tcp_listen': [], 'udp_listen': []}
     for lst in listeners:
@@ -208,7 +232,7 @@ def compat_facts(listeners):
                 'pid': (proc or {}).get('pid') or 0,
                 'port': lst['port'],
                 'protocol': lst['protocol'],
-                'stime': (proc or {}).get('start_time') or '',
+                'stime': lstart((proc or {}).get('start_time')),
                 'user': (proc or {}).get('user') or '',
             })
     return facts

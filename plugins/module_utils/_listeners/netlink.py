@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Listening sockets from the kernel through NETLINK_SOCK_DIAG (inet_diag).
+
+One dump per (family, protocol), filtered by state in the kernel, so only
+listeners cross into Python. Works without privileges. Parsing takes bytes so
+it can be tested on messages built in the tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+
+INET_DIAG_SKV6ONLY = 11
+
+TCP_LISTEN = 10
+# A bound UDP socket with no peer sits in TCP_CLOSE (7); a connected one is ESTABLISHED (1).
+UDP_UNCONNECTED = 7
+
+STATE_FOR = {'tcp': TCP_LISTEN, 'udp': UDP_UNCONNECTED}
+IPPROTO = {'tcp': socket.IPPROTO_TCP, 'udp': socket.IPPROTO_UDP}
+AF = {'ipv4': socket.AF_INET, 'ipv6': socket.AF_INET6}
+
+_NLMSGHDR = struct.Struct('=IHHII')
+# inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (48 bytes, zero = any).
+_REQ = struct.Struct('=BBBxI48x')
+# inet_diag_msg: family, state, timer, retrans, sport(be), dport(be), src[16], dst[16], if,
+# cookie[2], expires, rqueue, wqueue, uid, inode.
+_MSG = struct.Struct('=BBBB2H16s16sI8xIIIII')
+_MSG_PORTS = struct.Struct('>HH')
+_RTA = struct.Struct('=HH')
+
+RCVBUF = 1 << 20
+
+
+class NetlinkError(OSError):
+    """sock_diag is unavailable or answered with an error."""
+
+
+def build_request(family, protocol, seq=1):
+    """The dump request for one (family, protocol) as bytes."""
+    body = _REQ.pack(AF[family], IPPROTO[protocol], 0, 1 << STATE_FOR[protocol])
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY,
+                          NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
+
+
+def parse_messages(data, state=None):
+    """Parse a buffer of netlink messages.
+
+    Returns (records, done): records are tuples
+    (family, address_bytes, port, ifindex, uid, inode, v6only) for sockets in
+    ``state`` (every state when None); done is True at NLMSG_DONE. An
+    NLMSG_ERROR raises NetlinkError.
+    """
+    records = []
+    view = memoryview(data)
+    offset = 0
+    end = len(data)
+    hdr_size = _NLMSGHDR.size
+    msg_size = _MSG.size
+    while offset + hdr_size <= end:
+        length, mtype = _NLMSGHDR.unpack_from(view, offset)[:2]
+        if length < hdr_size or offset + length > end:
+            raise NetlinkError(errno.EPROTO, 'truncated netlink message (length %d at %d)' % (length, offset))
+        if mtype == NLMSG_DONE:
+            return records, True
+        if mtype == NLMSG_ERROR:
+            code = struct.unpack_from('=i', view, offset + hdr_size)[0]
+            if code:
+                raise NetlinkError(-code, 'sock_diag: %s' % os.strerror(-code))
+            return records, True
+        if mtype == SOCK_DIAG_BY_FAMILY and length >= hdr_size + msg_size:
+            body = offset + hdr_size
+            family, sk_state, _t, _r, _sp, _dp, src, _dst, ifindex, _e, _rq, _wq, uid, inode = \
+                _MSG.unpack_from(view, body)
+            if state is None or sk_state == state:
+                sport = _MSG_PORTS.unpack_from(view, body + 4)[0]
+                v6only = None
+                if family == socket.AF_INET6:
+                    attr = body + msg_size
+                    attr_end = offset + length
+                    while attr + 4 <= attr_end:
+                        alen, atype = _RTA.unpack_from(view, attr)
+                        if alen < 4:
+                            break
+                        if atype == INET_DIAG_SKV6ONLY and alen >= 5:
+                            v6only = view[attr + 4] != 0
+                            break
+                        attr += (alen + 3) & ~3
+                    address = src
+                else:
+                    address = src[:4]
+                records.append((family, address, sport, ifindex, uid, inode, v6only))
+        offset += (length + 3) & ~3
+    return records, False
+
+
+def dump(family, protocol, sock=None):
+    """All listening (TCP) or unconnected (UDP) sockets of one family, as parsed records."""
+    own = sock is None
+    if own:
+        try:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+        except OSError as exc:
+            raise NetlinkError(exc.errno, 'cannot open a NETLINK_SOCK_DIAG socket: %s' % exc.strerror)
+    try:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        except OSError:
+            pass
+        try:
+            sock.sendto(build_request(family, protocol), (0, 0))
+        except OSError as exc:
+            raise NetlinkError(exc.errno, 'sock_diag request failed: %s' % exc.strerror)
+        records = []
+        state = STATE_FOR[protocol]
+        while True:
+            try:
+                data = sock.recv(RCVBUF)
+            except OSError as exc:
+                raise NetlinkError(exc.errno, 'sock_diag receive failed: %s' % exc.strerror)
+            if not data:
+                raise NetlinkError(errno.EPROTO, 'sock_diag: the kernel closed the dump early')
+            chunk, done = parse_messages(data, state)
+            records.extend(chunk)
+            if done:
+                return records
+    finally:
+        if own:
+            sock.close()
+
+
+def ifname(index, names=None):
+    """Interface name for an index (cached in ``names``); the number as text if unknown."""
+    if not index:
+        return None
+    if names is not None and index in names:
+        return names[index]
+    try:
+        name = socket.if_indextoname(index)
+    except OSError:
+        name = str(index)
+    if names is not None:
+        names[index] = name
+    return name
+
+
+def collect(protocols, families):
+    """Records for every requested (protocol, family): list of (protocol, family, record)."""
+    out = []
+    sock = None
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+    except OSError as exc:
+        raise NetlinkError(exc.errno, 'cannot open a NETLINK_SOCK_DIAG socket: %s' % exc.strerror)
+    try:
+        for protocol in protocols:
+            for family in families:
+                for rec in dump(family, protocol, sock):
+                    out.append((protocol, family, rec))
+    finally:
+        sock.close()
+    return out

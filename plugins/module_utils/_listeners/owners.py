@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Which processes own which sockets, and who those processes are.
+
+One pass over /proc/*/fd maps socket inodes to PIDs; details (name, exe,
+cmdline, user, start time, systemd unit) are then read once per PID that owns
+a listener, never once per socket. Processes may exit at any point: whatever
+vanished is left out rather than reported half-read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pwd
+
+from .schema import make_process
+
+PROC = '/proc'
+COMM_MAX = 15  # TASK_COMM_LEN - 1: longer names are cut by the kernel
+UNIT_SUFFIXES = ('.service', '.scope', '.socket', '.mount', '.swap', '.device', '.target', '.timer')
+
+
+def text(data):
+    """Bytes from /proc as JSON-safe text: bytes that are not UTF-8 become \\xNN."""
+    return data.decode('utf-8', 'backslashreplace')
+
+
+def socket_owners(inodes, proc=PROC):
+    """Map each wanted socket inode to the sorted PIDs holding it.
+
+    Returns (owners, denied): denied counts processes whose fd table could not
+    be read (another user's process without privileges, or hidepid).
+    """
+    wanted = {'socket:[%d]' % inode: inode for inode in inodes if inode}
+    owners = {}
+    denied = 0
+    if not wanted:
+        return owners, denied
+    lookup = wanted.get
+    readlink = os.readlink
+    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_CLOEXEC', 0)
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return owners, denied
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            dfd = os.open('%s/%s/fd' % (proc, name), flags)
+        except PermissionError:
+            denied += 1
+            continue
+        except OSError:
+            continue  # exited since the listing
+        try:
+            try:
+                fds = os.listdir(dfd)
+            except PermissionError:
+                denied += 1
+                continue
+            except OSError:
+                continue
+            pid = None
+            for fd in fds:
+                try:
+                    inode = lookup(readlink(fd, dir_fd=dfd))
+                except OSError:
+                    continue  # closed since the listing
+                if inode is not None:
+                    if pid is None:
+                        pid = int(name)
+                    pids = owners.get(inode)
+                    if pids is None:
+                        owners[inode] = [pid]
+                    elif pid not in pids:
+                        pids.append(pid)
+        finally:
+            os.close(dfd)
+    for pids in owners.values():
+        pids.sort()
+    return owners, denied
+
+
+def parse_stat(data):
+    """(comm_bytes, starttime_ticks, state) from the bytes of /proc/PID/stat.
+
+    comm may hold spaces, parentheses and newlines, so it runs from the first
+    '(' to the last ')'.
+    """
+    start = data.index(b'(')
+    end = data.rindex(b')')
+    rest = data[end + 2:].split()
+    return data[start + 1:end], int(rest[19]), rest[0].decode('ascii', 'replace')
+
+
+def parse_status_uid(data):
+    """Effective uid from /proc/PID/status bytes, or None."""
+    for line in data.split(b'\n'):
+        if line.startswith(b'Uid:'):
+            fields = line.split()
+            return int(fields[2] if len(fields) > 2 else fields[1])
+    return None
+
+
+def parse_unit(data):
+    """systemd unit from /proc/PID/cgroup content (bytes or text), or None.
+
+    The unified ('0::') line wins, else the name=systemd v1 line. The deepest
+    path component that is a unit (not a slice) names it, so a delegated
+    sub-cgroup or a user manager's service still maps to its own unit.
+    """
+    if isinstance(data, bytes):
+        data = text(data)
+    paths = {}
+    for line in data.splitlines():
+        parts = line.split(':', 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == '0' and parts[1] == '':
+            paths['v2'] = parts[2]
+        elif parts[1] == 'name=systemd':
+            paths['v1'] = parts[2]
+    path = paths.get('v2')
+    if not path or path == '/':
+        path = paths.get('v1') or path
+    if not path:
+        return None
+    for part in reversed(path.strip().split('/')):
+        if part.endswith(UNIT_SUFFIXES):
+            return part
+    return None
+
+
+def parse_cmdline(data):
+    """argv as a list of bytes from /proc/PID/cmdline."""
+    if not data:
+        return []
+    if data.endswith(b'\0'):
+        data = data[:-1]
+    return data.split(b'\0')
+
+
+def full_name(comm, exe, argv):
+    """Program name with the kernel's 15-byte comm cut repaired from exe or argv[0]."""
+    if len(comm) >= COMM_MAX:
+        candidates = []
+        if exe:
+            candidates.append(os.path.basename(exe[:-10] if exe.endswith(b' (deleted)') else exe))
+        if argv:
+            candidates.append(os.path.basename(argv[0].split(b' ')[0]))
+            candidates.append(os.path.basename(argv[0]))
+        for cand in candidates:
+            if len(cand) > len(comm) and cand.startswith(comm):
+                return cand
+    return comm
+
+
+def _read(path):
+    with open(path, 'rb') as handle:
+        return handle.read()
+
+
+class Context(object):
+    """Per-run constants for process details: boot time, clock ticks, user names."""
+
+    def __init__(self, proc=PROC):
+        self.proc = proc
+        self.hz = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+        self.btime = None
+        try:
+            for line in _read(proc + '/stat').split(b'\n'):
+                if line.startswith(b'btime '):
+                    self.btime = int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            pass
+        self.users = {}
+
+    def user(self, uid):
+        if uid is None:
+            return None
+        name = self.users.get(uid)
+        if name is None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = str(uid)
+            self.users[uid] = name
+        return name
+
+    def start_time(self, ticks):
+        """ISO 8601 UTC start time from starttime in clock ticks since boot."""
+        if self.btime is None:
+            return None
+        stamp = self.btime + ticks / float(self.hz)
+        return datetime.datetime.fromtimestamp(int(stamp), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def process_info(pid, ctx):
+    """The schema process record for one PID, or None when it has exited."""
+    base = '%s/%d/' % (ctx.proc, pid)
+    try:
+        comm, ticks, state = parse_stat(_read(base + 'stat'))
+    except (OSError, ValueError, IndexError):
+        return None
+    if state in ('Z', 'X'):
+        return None
+    try:
+        argv = parse_cmdline(_read(base + 'cmdline'))
+    except OSError:
+        argv = []
+    try:
+        exe = os.readlink((base + 'exe').encode())
+    except OSError:
+        exe = None  # another user's process, a kernel thread, or gone
+    try:
+        uid = parse_status_uid(_read(base + 'status'))
+    except OSError:
+        return None
+    try:
+        unit = parse_unit(_read(base + 'cgroup'))
+    except OSError:
+        unit = None
+    return make_process(
+        pid=pid,
+        name=text(full_name(comm, exe, argv)),
+        exe=text(exe) if exe is not None else None,
+        cmdline=' '.join(text(arg) for arg in argv) if argv else None,
+        user=ctx.user(uid),
+        uid=uid,
+        start_time=ctx.start_time(ticks),
+        unit=unit,
+    )
+
+
+def processes(pids, ctx=None):
+    """Process records by PID for the PIDs still alive."""
+    ctx = ctx or Context()
+    out = {}
+    for pid in pids:
+        info = process_info(pid, ctx)
+        if info is not None:
+            out[pid] = info
+    return out

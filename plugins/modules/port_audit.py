@@ -1,0 +1,298 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: port_audit
+short_description: Audit a host's listening ports against a layered port policy
+version_added: 0.1.0
+description:
+  - Gathers every listener on the host (M(hostsec.ports.listening_ports_info) on POSIX hosts,
+    M(hostsec.ports.win_listening_ports_info) on Windows hosts), then judges them on the controller against
+    the port policy and returns findings. The knowledge base never travels to the managed host.
+  - The policy is layered from the host's variables. Every variable named C(<vars_prefix>_allow),
+    C(<vars_prefix>_allow__<suffix>), and the same for C(deny) and C(require), adds its rules in sorted-name
+    order. C(<vars_prefix>_settings) and C(<vars_prefix>_settings__<suffix>) are merged as dicts in sorted-name
+    order. Each rule keeps its origin (the variable name). O(policy) is added last, with origin C(task).
+  - When no rule is defined anywhere, the embedded default policy applies. It allows SSH (22/tcp) and
+    loopback-only listeners and reports everything else with its explanation.
+  - The whole policy is validated before the host is touched. Every error names the rule (list, position,
+    text and origin), the field and the value.
+  - Read-only. The task never reports C(changed). Gathering also runs in check mode.
+  - The policy language is described in the collection's C(docs/policy.md).
+author:
+  - hostsec.ports maintainers
+options:
+  policy:
+    description:
+      - An explicit policy with the keys C(allow), C(deny), C(require) (lists of rules) and C(settings)
+        (a mapping). It is layered after the inventory variables, with origin C(task).
+      - A rule is a port spec (C(22/tcp), C(8000-8100/tcp)), a knowledge-base service or profile name (C(ssh)),
+        or a mapping with the fields C(port)/C(ports), C(name)/C(profile), C(proto), C(family), C(exposure),
+        C(process), C(exe), C(user), C(unit)/C(service), C(reason), C(owner), C(ticket), C(expires),
+        C(action) and C(severity).
+    type: dict
+  vars_prefix:
+    description: Prefix of the inventory variables that hold the layered policy.
+    type: str
+    default: port_policy
+  protect:
+    description:
+      - Port specs of the management path. Findings on these ports get C(remediation.action=none) and
+        C(protected=true), whatever the policy says.
+      - Added to the ports protected automatically (see O(auto_protect)).
+    type: list
+    elements: raw
+    default: []
+  auto_protect:
+    description:
+      - Also protect the port of the current connection. That is C(ansible_port) or C(ansible_ssh_port) when
+        set, else 22 for SSH connections and 5985 and 5986 for WinRM and PSRP connections.
+      - Also protects the server port in C(SSH_CONNECTION) when environment facts have been gathered
+        (C(ansible_facts.env), for example with C(gather_subset=[!all, env])). No extra module runs for it.
+    type: bool
+    default: true
+  fail_on:
+    description:
+      - Severities that fail the task, for CI gates. The message lists the counts.
+      - Empty means the task never fails on findings. RV(summary.passed) then means no finding above C(info).
+    type: list
+    elements: str
+    choices: [critical, high, medium, low, info]
+    default: []
+  listeners:
+    description:
+      - Judge these listeners instead of gathering them, in the schema of
+        M(hostsec.ports.listening_ports_info) RV(hostsec.ports.listening_ports_info#module:listeners).
+        A whole registered gatherer result is accepted too.
+      - Every listener is validated. Errors name the listener and the field.
+    type: raw
+  protocols:
+    description: Passed to the Linux gatherer. Protocols to gather.
+    type: list
+    elements: str
+    choices: [tcp, udp]
+  families:
+    description: Passed to the Linux gatherer. Address families to gather.
+    type: list
+    elements: str
+    choices: [ipv4, ipv6]
+  collector:
+    description:
+      - Passed to the gatherer. Linux accepts C(auto), C(netlink) and C(procfs). Windows accepts C(auto),
+        C(nettcpip) and C(netstat).
+    type: str
+  now:
+    description:
+      - The date (C(YYYY-MM-DD)) used to decide whether rules have expired. Defaults to today on the controller.
+    type: str
+  ephemeral_range:
+    description:
+      - The ephemeral port range as C([low, high]) or C(low-high).
+      - Defaults to the range reported by the gatherer. If the gatherer reports none, 32768-60999 on Linux and
+        49152-65535 on Windows.
+    type: raw
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+  async:
+    description: Supports being used with the C(async) keyword.
+    support: none
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Read-only. Gathering runs in check mode too.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+    details:
+      - This action does not modify state.
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: [posix, windows]
+notes:
+  - Precedence for one listener is deny, then a valid allow or require rule, then an expired allow rule, then
+    C(settings.allow_loopback), then wrong exposure, then wrong owner, then unexpected.
+  - Without privileges the gatherer cannot attribute every socket (RV(summary.attribution_complete=false)).
+    Rules with C(process), C(exe), C(user) or C(unit) cannot match unattributed sockets. Use C(become=true).
+seealso:
+  - module: hostsec.ports.listening_ports_info
+  - module: hostsec.ports.win_listening_ports_info
+'''
+
+EXAMPLES = r'''
+- name: Audit against the layered inventory policy (or the embedded default)
+  hostsec.ports.port_audit:
+  become: true
+  register: audit
+
+- name: CI gate with an explicit policy
+  hostsec.ports.port_audit:
+    policy:
+      allow:
+        - ssh
+        - {port: 443, proto: tcp, process: nginx}
+        - {port: 5432, proto: tcp, exposure: loopback, reason: local database}
+        - {port: 8080, proto: tcp, expires: 2031-01-31, ticket: OPS-1234, owner: web team}
+      deny:
+        - {ports: [23, 21], reason: plaintext logins}
+      require:
+        - {port: 443, proto: tcp}
+      settings:
+        ephemeral: ignore_udp
+    fail_on: [critical, high]
+  become: true
+
+- name: Judge listeners gathered earlier, protecting a custom management port
+  hostsec.ports.port_audit:
+    listeners: "{{ gathered.listeners }}"
+    protect: ["2222/tcp"]
+    now: "2030-01-01"
+  register: audit
+
+- name: Show the findings
+  ansible.builtin.debug:
+    msg: "{{ item.severity }} {{ item.kind }}: {{ item.explanation }}"
+  loop: "{{ audit.findings }}"
+  loop_control:
+    label: "{{ item.id }}"
+'''
+
+RETURN = r'''
+findings:
+  description: One record per problem, most severe first.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Stable id, a hash of kind, protocol, family, address and port (kind and rule for C(missing)).
+      type: str
+    kind:
+      description: C(unexpected), C(denied), C(missing), C(wrong_exposure), C(wrong_owner) or C(expired).
+      type: str
+    severity:
+      description: C(critical), C(high), C(medium), C(low) or C(info).
+      type: str
+    severity_reasons:
+      description: Short reasons behind the severity.
+      type: list
+      elements: str
+    listener:
+      description: The listener (schema of M(hostsec.ports.listening_ports_info)); null for C(missing).
+      type: dict
+    rule:
+      description: The rule that matched or was violated, as C({list, index, text, origin}). Null for C(unexpected).
+      type: dict
+    nearest_rule:
+      description:
+        - For C(unexpected), the closest allow rule, either for the same port or for the same process.
+        - For C(denied), the allow rule that the deny overrode.
+      type: dict
+    explanation:
+      description: What the knowledge base says about the port, then what the policy says.
+      type: str
+    remediation:
+      description: Suggested remediation. C(action) is C(block), C(stop) or C(none). C(unit) is the owning unit or service, or null. C(reason) says why.
+      type: dict
+    protected:
+      description: True when the port is a protected management port. C(remediation.action) is then C(none).
+      type: bool
+summary:
+  description: Counts for the host.
+  returned: always
+  type: dict
+  contains:
+    host:
+      description: Inventory hostname.
+      type: str
+    platform:
+      description: C(linux) or C(windows).
+      type: str
+    listeners:
+      description: Number of listeners judged.
+      type: int
+    findings:
+      description: Number of findings.
+      type: int
+    ignored:
+      description: Unmatched listeners not reported because of C(settings.unexpected) or C(settings.ephemeral).
+      type: int
+    by_severity:
+      description: Findings per severity.
+      type: dict
+    by_kind:
+      description: Findings per kind.
+      type: dict
+    highest_severity:
+      description: The highest severity found, or null.
+      type: str
+    passed:
+      description: No finding at a severity in O(fail_on). With no O(fail_on), no finding above C(info).
+      type: bool
+    collector:
+      description: The gatherer's collector, or C(given) when O(listeners) was passed.
+      type: str
+    attribution_complete:
+      description: Whether every socket has a known owner. Null when O(listeners) was passed.
+      type: bool
+    warnings:
+      description: Policy and gatherer warnings.
+      type: list
+      elements: str
+effective_policy:
+  description: The layered policy with the origin of every rule and setting.
+  returned: success
+  type: dict
+  sample:
+    source: inventory
+    allow:
+      - {rule: "22/tcp", text: "22/tcp", list: allow, index: 0, origin: port_policy_allow, expires: null}
+    deny: []
+    require: []
+    settings: {unexpected: report, allow_loopback: true}
+    settings_origin: {unexpected: built-in, allow_loopback: port_policy_settings}
+listeners:
+  description: The listeners judged.
+  returned: success
+  type: list
+  elements: dict
+protected:
+  description: The protected port specs, each with the reason it is protected.
+  returned: success
+  type: list
+  elements: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = dict(
+    policy=dict(type='dict'),
+    vars_prefix=dict(type='str', default='port_policy'),
+    protect=dict(type='list', elements='raw', default=[]),
+    auto_protect=dict(type='bool', default=True),
+    fail_on=dict(type='list', elements='str', default=[], choices=['critical', 'high', 'medium', 'low', 'info']),
+    listeners=dict(type='raw'),
+    protocols=dict(type='list', elements='str', choices=['tcp', 'udp']),
+    families=dict(type='list', elements='str', choices=['ipv4', 'ipv6']),
+    collector=dict(type='str'),
+    now=dict(type='str'),
+    ephemeral_range=dict(type='raw'),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg='hostsec.ports.port_audit is an action plugin: run it from a playbook task, '
+                         'it judges listeners on the controller')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Finding records and the run summary (the contract the port_policy role reads)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER, RANK, highest
+
+KINDS = ('denied', 'unexpected', 'wrong_exposure', 'wrong_owner', 'expired', 'missing')
+
+
+def finding_id(kind, protocol, family, address, port):
+    """Stable across runs: the same problem on the same socket keeps its id."""
+    text = '|'.join(str(x) for x in (kind, protocol, family, address, port))
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+
+
+def owning_unit(listener):
+    """The unit to stop: the .socket unit when PID 1 holds the socket, else a .service/.socket unit."""
+    if listener is None:
+        return None
+    names = []
+    pid1 = False
+    for proc in listener.get('processes') or ():
+        pid1 = pid1 or proc.get('pid') == 1
+        for name in [proc.get('unit')] + list(proc.get('services') or ()):
+            if name and name not in names:
+                names.append(name)
+    for name in listener.get('services') or ():
+        if name not in names:
+            names.append(name)
+    if not names:
+        return None
+    if pid1:
+        sockets = [n for n in names if n.endswith('.socket')]
+        if sockets:
+            return sockets[0]
+    for name in names:
+        if name.endswith(('.service', '.socket')):
+            return name
+    # Windows services carry no suffix; init.scope and similar are not stoppable units.
+    plain = [n for n in names if '.' not in n]
+    return plain[0] if plain else None
+
+
+def listener_text(listener):
+    address = listener['address']
+    if ':' in address:
+        address = '[%s%s]' % (address, '%' + listener['scope'] if listener.get('scope') else '')
+    procs = listener.get('processes') or ()
+    who = ', '.join(sorted({p.get('name') or '?' for p in procs})) or 'unknown process'
+    return '%s:%d/%s (%s)' % (address, listener['port'], listener['protocol'], who)
+
+
+def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
+                 explanation='', action='none', action_reason='', protected=False, missing_key=None):
+    unit = owning_unit(listener)
+    if action == 'stop' and unit is None:
+        # Nothing to stop by name: fall back to the firewall so the finding can still be closed.
+        action = 'block'
+        action_reason += '; no owning unit is known, so the port is blocked instead of stopped'
+    if listener is not None:
+        fid = finding_id(kind, listener['protocol'], listener['family'], listener['address'], listener['port'])
+    else:
+        fid = finding_id(kind, '', '', '', missing_key)
+    return {
+        'id': fid,
+        'kind': kind,
+        'severity': severity,
+        'severity_reasons': reasons,
+        'listener': listener,
+        'rule': rule.ref() if rule is not None else None,
+        'nearest_rule': nearest.ref() if nearest is not None else None,
+        'explanation': explanation,
+        'remediation': {'action': action, 'unit': unit, 'reason': action_reason},
+        'protected': protected,
+    }
+
+
+def sort_findings(findings):
+    """Most severe first, then by port, so reports and diffs read the same each run."""
+    def key(f):
+        lst = f['listener'] or {}
+        return (-RANK[f['severity']], KINDS.index(f['kind']), lst.get('port', -1),
+                lst.get('protocol', ''), lst.get('family', ''), lst.get('address', ''), f['id'])
+    return sorted(findings, key=key)
+
+
+def summarize(findings, listeners_count, host=None, platform=None, collector=None,
+              attribution_complete=None, warnings=(), fail_on=(), ignored=0):
+    by_severity = {s: 0 for s in ORDER}
+    by_kind = {k: 0 for k in KINDS}
+    for f in findings:
+        by_severity[f['severity']] += 1
+        by_kind[f['kind']] += 1
+    if fail_on:
+        passed = not any(by_severity[s] for s in fail_on)
+    else:
+        passed = not any(n for s, n in by_severity.items() if s != 'info')
+    return {
+        'host': host,
+        'platform': platform,
+        'listeners': listeners_count,
+        'findings': len(findings),
+        'ignored': ignored,
+        'by_severity': by_severity,
+        'by_kind': by_kind,
+        'highest_severity': highest(f['severity'] for f in findings),
+        'passed': passed,
+        'collector': collector,
+        'attribution_complete': attribution_complete,
+        'warnings': list(warnings),
+    }

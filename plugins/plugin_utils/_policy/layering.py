@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Collect a host's policy from its variables and compile it, keeping each rule's origin.
+
+Ansible already resolves all -> group -> host for one variable name, where the
+most specific value replaces the others. To let layers add up instead, every
+variable ``<prefix>_allow`` / ``<prefix>_allow__<anything>`` (and the same for
+deny, require) contributes its rules, in sorted-name order, and
+``<prefix>_settings`` / ``<prefix>_settings__*`` are merged as dicts in
+sorted-name order (later names win). An explicit task ``policy`` comes last
+(origin ``task``). With no rule defined anywhere the embedded default policy
+supplies the rules (see default_policy.yml).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import os
+import re
+
+import yaml
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.errors import PolicyError
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import (
+    LISTS, close_names, compile_rule, compile_settings, render, spec_key,
+)
+
+POLICY_KEYS = LISTS + ('settings',)
+DEFAULT_POLICY_FILE = os.path.join(os.path.dirname(__file__), 'default_policy.yml')
+_DEFAULT = None
+
+
+def default_policy():
+    """The embedded default policy (a fresh copy)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        with open(DEFAULT_POLICY_FILE, encoding='utf-8') as handle:
+            _DEFAULT = yaml.safe_load(handle)
+    return {k: (list(v) if isinstance(v, list) else dict(v)) for k, v in _DEFAULT.items()}
+
+
+def _var_pattern(prefix):
+    return re.compile(r'^%s_(allow|deny|require|settings)(__\w+)?$' % re.escape(prefix))
+
+
+def collect(task_vars=None, prefix='port_policy', policy=None):
+    """Gather raw rules and settings with origins.
+
+    Returns ``{'allow': [(raw, origin, index)], 'deny': [...], 'require': [...],
+    'settings': {...}, 'settings_origin': {key: origin}, 'source': str, 'warnings': [...]}``.
+    Shape errors (a variable that is not a list) raise PolicyError naming the variable.
+    """
+    task_vars = task_vars or {}
+    pattern = _var_pattern(prefix)
+    errors, warnings = [], []
+    layers = {k: [] for k in POLICY_KEYS}  # key -> [(origin, value)]
+    for name in sorted(task_vars):
+        if not isinstance(name, str):
+            continue
+        match = pattern.match(name)
+        if match:
+            layers[match.group(1)].append((name, task_vars[name]))
+        elif re.match(r'^%s_(allow|deny|require|settings)' % re.escape(prefix), name):
+            warnings.append('variable %s is not part of the port policy: layer names are %s_<list>__<suffix> '
+                            '(two underscores)' % (name, prefix))
+    if policy is not None:
+        if not isinstance(policy, dict):
+            raise PolicyError(['policy: %r is not a mapping with allow, deny, require, settings' % (policy,)])
+        for key in policy:
+            if key not in POLICY_KEYS:
+                errors.append('policy: %s: unknown key%s (keys: %s)' % (key, close_names(key, POLICY_KEYS), ', '.join(POLICY_KEYS)))
+            else:
+                layers[key].append(('task', policy[key]))
+    has_rules = any(layers[k] for k in LISTS)
+    source = ' + '.join(s for s, present in (
+        ('inventory', any(o != 'task' for k in POLICY_KEYS for o, _ in layers[k])),
+        ('task', policy is not None)) if present)
+    if not has_rules:
+        default = default_policy()
+        for key in POLICY_KEYS:
+            if key in default:
+                layers[key].insert(0, ('default', default[key]))
+        source = 'default' + (' + ' + source if source else '')
+    out = {'settings': {}, 'settings_origin': {}, 'source': source, 'warnings': warnings}
+    for key in LISTS:
+        rules = []
+        for origin, value in layers[key]:
+            if value is None:
+                continue
+            if not isinstance(value, list):
+                errors.append('%s: expected a list of %s rules, got %s' % (origin, key, render(value)))
+                continue
+            rules.extend((raw, origin, i) for i, raw in enumerate(value))
+        out[key] = rules
+    for origin, value in layers['settings']:
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            errors.append('%s: expected a mapping of settings, got %s' % (origin, render(value)))
+            continue
+        for k, v in value.items():
+            out['settings'][k] = v
+            out['settings_origin'][k] = origin
+    if errors:
+        raise PolicyError(errors)
+    return out
+
+
+class Policy:
+    """A compiled policy: rules in evaluation order, settings, warnings."""
+
+    def __init__(self, rules, settings, settings_origin, source, warnings):
+        self.rules = rules
+        self.settings = settings
+        self.settings_origin = settings_origin
+        self.source = source
+        self.warnings = warnings
+        self.by_list = {k: [r for r in rules if r.list == k] for k in LISTS}
+
+    def effective(self):
+        """The effective policy as returned to the user: each rule with where it came from."""
+        out = {'source': self.source}
+        for key in LISTS:
+            out[key] = [{'rule': r.raw, 'text': r.text, 'list': r.list, 'index': r.index, 'origin': r.origin,
+                         'expires': r.expires.isoformat() if r.expires else None}
+                        for r in self.by_list[key]]
+        out['settings'] = dict(self.settings)
+        out['settings_origin'] = {k: self.settings_origin.get(k, 'built-in') for k in self.settings}
+        return out
+
+
+def _overlaps(policy):
+    """Warn where a deny rule and an allow rule cover the same ports (deny wins)."""
+    warnings = []
+    allows = []
+    for rule in policy.by_list['allow']:
+        for spec in rule.specs or ():
+            allows.append((spec.low, spec.high, spec.protocols, rule))
+    allows.sort(key=lambda a: (a[0], a[1]))
+    lows = [a[0] for a in allows]
+    for deny in policy.by_list['deny']:
+        if deny.specs is None or deny.has_who:
+            continue
+        hits = []
+        for spec in deny.specs:
+            for low, high, protos, rule in allows[:bisect.bisect_right(lows, spec.high)]:
+                if high < spec.low or rule in hits:
+                    continue
+                if protos and spec.protocols and not set(protos) & set(spec.protocols):
+                    continue
+                if rule.families and deny.families and not rule.families & deny.families:
+                    continue
+                hits.append(rule)
+        for rule in hits[:5]:
+            warnings.append('%s overlaps %s: deny wins, so the allow rule does not apply there'
+                            % (deny.label(), rule.label()))
+        if len(hits) > 5:
+            warnings.append('%s overlaps %d more allow rules' % (deny.label(), len(hits) - 5))
+    return warnings
+
+
+def compile_policy(collected, kb=None, today=None):
+    """Compile collected raw rules -> Policy. Every error is gathered, then PolicyError lists them all."""
+    today = today or datetime.date.today()
+    errors = []
+    warnings = list(collected.get('warnings') or ())
+    rules = []
+    seq = 0
+    for key in LISTS:
+        for raw, origin, index in collected[key]:
+            try:
+                rules.append(compile_rule(raw, key, index, origin, seq, kb))
+            except ValueError as exc:
+                errors.append('%s[%d] %s (%s): %s' % (key, index, render(raw), origin, exc))
+            seq += 1
+    try:
+        settings = compile_settings(collected.get('settings'))
+    except PolicyError as exc:
+        errors.extend(exc.errors)
+        settings = None
+    if errors:
+        raise PolicyError(errors)
+    policy = Policy(rules, settings, collected.get('settings_origin') or {}, collected.get('source', ''), warnings)
+    seen = {}
+    for rule in rules:
+        key = spec_key(rule)
+        if key in seen:
+            warnings.append('%s duplicates %s' % (rule.label(), seen[key].label()))
+        else:
+            seen[key] = rule
+        if rule.expires is not None:
+            days = (rule.expires - today).days
+            if days < 0:
+                warnings.append('%s expired on %s: what it allowed is now reported as expired'
+                                % (rule.label(), rule.expires.isoformat()))
+            elif days <= settings['expiry_warning_days']:
+                warnings.append('%s expires on %s (in %d day%s)'
+                                % (rule.label(), rule.expires.isoformat(), days, '' if days == 1 else 's'))
+    warnings.extend(_overlaps(policy))
+    return policy
+
+
+def build_policy(task_vars=None, prefix='port_policy', policy=None, kb=None, today=None):
+    """collect() + compile_policy() in one call."""
+    return compile_policy(collect(task_vars, prefix, policy), kb=kb, today=today)

@@ -1,0 +1,459 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Parse and validate policy rules and settings into compiled :class:`Rule` objects.
+
+A rule is a port spec (``"22/tcp"``), a knowledge-base name (``ssh``), or a
+mapping (see docs/policy.md). Every error message starts with the rule's
+place and text (``allow[3] {port: 70000} (task)``), then the field and value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import re
+from dataclasses import dataclass, field
+
+import netaddr
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import (
+    PortSpec, PortSpecError, looks_like_port_spec, parse_port_specs, parse_protocols,
+)
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.errors import PolicyError
+
+LISTS = ('allow', 'deny', 'require')
+ACTIONS = ('block', 'stop', 'none')
+SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')  # ascending
+FAMILIES = ('ipv4', 'ipv6')
+# Exposure is a ceiling: a rule allowing 'specific' also allows link_local and loopback.
+EXPOSURE_RANK = {'loopback': 0, 'link_local': 1, 'specific': 2, 'wildcard': 3}
+EPHEMERAL_MODES = ('ignore_udp', 'report', 'allow')
+UNEXPECTED_MODES = ('report', 'ignore')
+
+RULE_KEYS = (
+    'port', 'ports', 'proto', 'family', 'exposure', 'name', 'profile',
+    'process', 'exe', 'user', 'unit', 'service',
+    'reason', 'owner', 'ticket', 'expires', 'action', 'severity',
+)
+WHO_KEYS = ('process', 'exe', 'user', 'unit')
+
+SETTINGS_DEFAULTS = {
+    'unexpected': 'report',
+    'unexpected_severity': 'low',
+    'allow_loopback': True,
+    'ephemeral': 'ignore_udp',
+    'action': 'block',
+    'deny_severity': 'high',
+    'missing_severity': 'medium',
+    'expiry_warning_days': 14,
+}
+
+
+def close_names(value, choices):
+    """' (did you mean: a, b?)' when value is close to some choices, else ''."""
+    near = difflib.get_close_matches(str(value), list(choices), n=3, cutoff=0.6)
+    return ' (did you mean: %s?)' % ', '.join(near) if near else ''
+
+
+def render(value):
+    """Compact one-line rendering of a rule as written: ``{port: 22, proto: tcp}``."""
+    if isinstance(value, dict):
+        return '{%s}' % ', '.join('%s: %s' % (k, render(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return '[%s]' % ', '.join(render(v) for v in value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    return str(value)
+
+
+def parse_date(value, field_name='expires'):
+    """A date from YAML (already a date) or an ISO string 'YYYY-MM-DD'."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    raise ValueError('%s: %r is not a date (expected YYYY-MM-DD)' % (field_name, value))
+
+
+class Who:
+    """Matches one text value exactly, case-folded, or by ``~regex`` (search)."""
+
+    __slots__ = ('text', 'regex', 'exact', 'fold')
+
+    def __init__(self, value, field_name, fold=False):
+        self.text = value
+        self.fold = fold
+        self.regex = None
+        self.exact = None
+        if isinstance(value, str) and value.startswith('~'):
+            try:
+                self.regex = re.compile(value[1:], re.IGNORECASE if fold else 0)
+            except re.error as exc:
+                raise ValueError('%s: %r is not a valid regular expression (%s)' % (field_name, value, exc))
+        elif isinstance(value, str) and value:
+            self.exact = value.casefold() if fold else value
+        else:
+            raise ValueError('%s: %r is not a name (expected a string, or "~regex")' % (field_name, value))
+
+    def match(self, candidate):
+        if candidate is None:
+            return False
+        candidate = str(candidate)
+        if self.regex is not None:
+            return self.regex.search(candidate) is not None
+        return (candidate.casefold() if self.fold else candidate) == self.exact
+
+
+class UnitWho(Who):
+    """Unit/service names: 'nginx' also matches 'nginx.service' and 'nginx.socket'."""
+
+    __slots__ = ()
+
+    def match(self, candidate):
+        if Who.match(self, candidate):
+            return True
+        if self.exact is not None and candidate and '.' not in self.exact:
+            stem = str(candidate).casefold().rsplit('.', 1)
+            return len(stem) == 2 and stem[0] == self.exact and stem[1] in ('service', 'socket')
+        return False
+
+
+class UserWho:
+    """A user name (``~regex`` allowed) or a numeric uid."""
+
+    __slots__ = ('text', 'uid', 'name')
+
+    def __init__(self, value, field_name):
+        self.text = value
+        self.uid = None
+        self.name = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.uid = value
+        elif isinstance(value, str) and value.isdigit():
+            self.uid = int(value)
+        else:
+            self.name = Who(value, field_name, fold=True)
+
+    def match_proc(self, proc):
+        if self.uid is not None:
+            return proc.get('uid') is not None and int(proc['uid']) == self.uid
+        return self.name.match(proc.get('user'))
+
+    def match_uid(self, uid):
+        return self.uid is not None and uid is not None and int(uid) == self.uid
+
+
+@dataclass(eq=False)
+class Rule:
+    """One compiled rule. ``specs`` None means any port."""
+
+    list: str
+    index: int
+    origin: str
+    seq: int
+    raw: object
+    text: str
+    specs: tuple | None = None
+    protos: tuple | None = None  # protocol filter of a rule without ports
+    families: frozenset | None = None
+    ceiling: int | None = None
+    nets: object = None
+    process: Who | None = None
+    exe: Who | None = None
+    user: UserWho | None = None
+    unit: UnitWho | None = None
+    name: str | None = None
+    reason: str | None = None
+    owner: str | None = None
+    ticket: str | None = None
+    expires: datetime.date | None = None
+    action: str | None = None
+    severity: str | None = None
+    has_who: bool = False
+    has_exposure: bool = False
+    extra: dict = field(default_factory=dict)
+
+    # The three match stages are separate so the engine can tell
+    # unexpected from wrong_exposure from wrong_owner.
+    def match_where(self, lst):
+        """Port, protocol and family."""
+        if self.families is not None and lst['family'] not in self.families:
+            return False
+        if self.specs is None:
+            return self.protos is None or lst['protocol'] in self.protos
+        port = lst['port']
+        proto = lst['protocol']
+        for spec in self.specs:
+            if spec.low <= port <= spec.high and (not spec.protocols or proto in spec.protocols):
+                return True
+        return False
+
+    def match_exposure(self, lst):
+        if not self.has_exposure:
+            return True
+        if self.ceiling is not None and EXPOSURE_RANK[lst['exposure']] <= self.ceiling:
+            return True
+        if self.nets is not None:
+            try:
+                ip = netaddr.IPAddress(lst['address'])
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                return False
+            if ip.version == 6 and ip.is_ipv4_mapped():
+                ip = ip.ipv4()
+            return ip in self.nets
+        return False
+
+    def match_who(self, lst):
+        if not self.has_who:
+            return True
+        procs = lst.get('processes') or ()
+        if not procs:
+            # Without an owner only a uid-only rule can be checked (socket uid).
+            return (self.user is not None and self.process is None and self.exe is None
+                    and self.unit is None and self.user.match_uid(lst.get('uid')))
+        for proc in procs:
+            if self.process is not None and not self.process.match(proc.get('name')):
+                continue
+            if self.exe is not None and not self.exe.match(proc.get('exe')):
+                continue
+            if self.user is not None and not self.user.match_proc(proc):
+                continue
+            if self.unit is not None:
+                names = [proc.get('unit')] + list(proc.get('services') or ()) + list(lst.get('services') or ())
+                if not any(self.unit.match(n) for n in names if n):
+                    continue
+            return True
+        return False
+
+    def matches(self, lst):
+        return self.match_where(lst) and self.match_exposure(lst) and self.match_who(lst)
+
+    def expired(self, today):
+        return self.expires is not None and today > self.expires
+
+    def ref(self):
+        """The rule as findings and effective_policy show it."""
+        return {'list': self.list, 'index': self.index, 'text': self.text, 'origin': self.origin}
+
+    def label(self):
+        return '%s[%d] %s (%s)' % (self.list, self.index, self.text, self.origin)
+
+
+def _resolve(kb, name, where):
+    if kb is None:
+        raise ValueError('%s: %r needs the knowledge base, which could not be loaded' % (where, name))
+    try:
+        specs = kb.resolve(name)
+    except Exception as exc:  # KBError carries the close names; any other failure is reported the same way
+        raise ValueError('%s: %s' % (where, exc))
+    if not specs:
+        raise ValueError('%s: %r resolves to no ports' % (where, name))
+    return list(specs)
+
+
+def _apply_proto(specs, protos, raw_proto):
+    """Restrict each spec to ``proto``; a spec naming other protocols only is an error."""
+    if not protos:
+        return specs
+    out = []
+    for spec in specs:
+        if not spec.protocols:
+            out.append(PortSpec(spec.low, spec.high, protos))
+            continue
+        both = tuple(p for p in spec.protocols if p in protos)
+        if not both:
+            raise ValueError('proto: %r conflicts with port %r' % (raw_proto, str(spec)))
+        out.append(PortSpec(spec.low, spec.high, both))
+    return out
+
+
+def _exposure(value):
+    items = value if isinstance(value, (list, tuple)) else [value]
+    ceiling = None
+    nets = []
+    for item in items:
+        text = str(item).strip()
+        if text in EXPOSURE_RANK:
+            rank = EXPOSURE_RANK[text]
+            ceiling = rank if ceiling is None else max(ceiling, rank)
+            continue
+        if text == 'any':
+            ceiling = EXPOSURE_RANK['wildcard']
+            continue
+        try:
+            nets.append(netaddr.IPNetwork(text.split('%', 1)[0]))
+        except (netaddr.AddrFormatError, ValueError, TypeError):
+            raise ValueError('exposure: %r is not loopback, link_local, specific, wildcard, any, an address or a CIDR%s'
+                             % (item, close_names(text, list(EXPOSURE_RANK) + ['any'])))
+    return ceiling, (netaddr.IPSet(nets) if nets else None)
+
+
+def _families(value):
+    items = value if isinstance(value, (list, tuple)) else [value]
+    fams = set()
+    for item in items:
+        text = str(item).strip().lower()
+        if text in ('any', 'both'):
+            return None
+        text = {'inet': 'ipv4', 'inet6': 'ipv6', '4': 'ipv4', '6': 'ipv6'}.get(text, text)
+        if text not in FAMILIES:
+            raise ValueError('family: %r is not ipv4, ipv6 or any' % (item,))
+        fams.add(text)
+    return frozenset(fams)
+
+
+def _text(value, key):
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError('%s: %r is not a string' % (key, value))
+    return str(value)
+
+
+def _choice(value, key, choices):
+    if value not in choices:
+        raise ValueError('%s: %r is not one of %s%s' % (key, value, ', '.join(choices), close_names(value, choices)))
+    return value
+
+
+def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
+    """One raw rule -> Rule; ValueError('<field>: <problem>') for bad input."""
+    text = render(raw)
+    rule = Rule(list=list_name, index=index, origin=origin, seq=seq, raw=raw, text=text)
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError('rule: %r is not a port spec, a service name or a mapping' % (raw,))
+    if isinstance(raw, (int, str)):
+        if looks_like_port_spec(raw):
+            try:
+                rule.specs = tuple(parse_port_specs(raw, 'port'))
+            except PortSpecError as exc:
+                raise ValueError(str(exc))
+        else:
+            rule.name = raw.strip()
+            rule.specs = tuple(_resolve(kb, rule.name, 'name'))
+        return rule
+    if not isinstance(raw, dict):
+        raise ValueError('rule: %r is not a port spec, a service name or a mapping' % (raw,))
+    if not raw:
+        raise ValueError('rule: an empty mapping matches everything; write {exposure: any} if that is meant')
+    for key in raw:
+        if key not in RULE_KEYS:
+            raise ValueError('%s: unknown field%s (fields: %s)' % (key, close_names(key, RULE_KEYS), ', '.join(RULE_KEYS)))
+    port_keys = [k for k in ('port', 'ports') if k in raw]
+    name_keys = [k for k in ('name', 'profile') if k in raw]
+    if len(port_keys) + len(name_keys) > 1:
+        raise ValueError('%s: use only one of port, ports, name, profile' % ', '.join(port_keys + name_keys))
+    if port_keys:
+        key = port_keys[0]
+        try:
+            specs = parse_port_specs(raw[key], key)
+        except PortSpecError as exc:
+            raise ValueError(str(exc))
+        rule.specs = tuple(specs)
+    elif name_keys:
+        key = name_keys[0]
+        value = raw[key]
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError('%s: %r is not a name' % (key, value))
+        rule.name = value.strip()
+        rule.specs = tuple(_resolve(kb, rule.name, key))
+    if 'proto' in raw:
+        try:
+            protos = parse_protocols(raw['proto'], 'proto')
+        except PortSpecError as exc:
+            raise ValueError(str(exc))
+        if protos and rule.specs is not None:
+            rule.specs = tuple(_apply_proto(list(rule.specs), protos, raw['proto']))
+        elif protos:
+            rule.protos = protos
+    if 'family' in raw:
+        rule.families = _families(raw['family'])
+    if 'exposure' in raw:
+        rule.ceiling, rule.nets = _exposure(raw['exposure'])
+        rule.has_exposure = rule.ceiling != EXPOSURE_RANK['wildcard']
+    if 'process' in raw:
+        rule.process = Who(raw['process'], 'process')
+    if 'exe' in raw:
+        rule.exe = Who(raw['exe'], 'exe')
+    if 'user' in raw:
+        rule.user = UserWho(raw['user'], 'user')
+    unit_keys = [k for k in ('unit', 'service') if k in raw]
+    if len(unit_keys) > 1:
+        raise ValueError('unit, service: use only one (service is another name for unit)')
+    if unit_keys:
+        rule.unit = UnitWho(raw[unit_keys[0]], unit_keys[0], fold=True)
+    rule.has_who = any(getattr(rule, k) is not None for k in WHO_KEYS)
+    for key in ('reason', 'owner', 'ticket'):
+        if key in raw and raw[key] is not None:
+            setattr(rule, key, _text(raw[key], key))
+    if 'expires' in raw:
+        if list_name != 'allow':
+            raise ValueError('expires: only allow rules expire (got %r in a %s rule)' % (render(raw['expires']), list_name))
+        rule.expires = parse_date(raw['expires'])
+    if 'action' in raw:
+        rule.action = _choice(raw['action'], 'action', ACTIONS)
+    if 'severity' in raw:
+        rule.severity = _choice(raw['severity'], 'severity', SEVERITIES)
+    if list_name == 'require' and rule.specs is None and not rule.has_who:
+        raise ValueError('rule: a require rule needs a port, ports, name, profile or an owner field (process, exe, user, unit)')
+    return rule
+
+
+def compile_settings(raw, origin='settings'):
+    """Merged settings mapping -> complete settings with defaults; PolicyError on bad values."""
+    settings = dict(SETTINGS_DEFAULTS)
+    errors = []
+    if raw is None:
+        return settings
+    if not isinstance(raw, dict):
+        raise PolicyError(['settings (%s): %r is not a mapping' % (origin, raw)])
+    checks = {
+        'unexpected': UNEXPECTED_MODES,
+        'unexpected_severity': SEVERITIES,
+        'deny_severity': SEVERITIES,
+        'missing_severity': SEVERITIES,
+        'ephemeral': EPHEMERAL_MODES,
+        'action': ACTIONS,
+    }
+    for key, value in raw.items():
+        if key not in SETTINGS_DEFAULTS:
+            errors.append('settings: %s: unknown setting%s (settings: %s)'
+                          % (key, close_names(key, SETTINGS_DEFAULTS), ', '.join(SETTINGS_DEFAULTS)))
+            continue
+        if key in checks:
+            if value not in checks[key]:
+                errors.append('settings: %s: %r is not one of %s%s'
+                              % (key, value, ', '.join(checks[key]), close_names(value, checks[key])))
+                continue
+        elif key == 'allow_loopback':
+            if not isinstance(value, bool):
+                errors.append('settings: allow_loopback: %r is not true or false' % (value,))
+                continue
+        elif key == 'expiry_warning_days':
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                errors.append('settings: expiry_warning_days: %r is not a whole number >= 0' % (value,))
+                continue
+        settings[key] = value
+    if errors:
+        raise PolicyError(errors)
+    return settings
+
+
+def spec_key(rule):
+    """What makes two rules duplicates: the same matching semantics in the same list."""
+    return (
+        rule.list, rule.specs, rule.protos, rule.families, rule.ceiling, str(rule.nets) if rule.nets is not None else None,
+        rule.process.text if rule.process else None, rule.exe.text if rule.exe else None,
+        rule.user.text if rule.user else None, rule.unit.text if rule.unit else None,
+    )
