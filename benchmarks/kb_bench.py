@@ -107,8 +107,8 @@ def main(argv=None):
     for name, median, best, target, ok in rows:
         print('| %s | %s | %s | %s | %s |' % (name, median, best, target, 'yes' if ok else 'NO'))
     print()
-    print('%d runs; Python %s; load average %s' % (args.runs, sys.version.split()[0],
-                                                  ' '.join('%.2f' % x for x in os.getloadavg())))
+    load = ' '.join('%.2f' % x for x in os.getloadavg())
+    print('%d runs; Python %s; load average %s' % (args.runs, sys.version.split()[0], load))
     return 0
 
 

@@ -15,6 +15,7 @@ live in :mod:`.validate`, which maintainers run in ``make test``.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 
@@ -32,18 +33,60 @@ _YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 _CACHE = {}
 
 
-def read_curated(data_dir):
-    """[(relative file name, parsed document)] for every curated YAML file, sorted by name."""
-    docs = []
+def _curated_files(data_dir):
+    """[(relative name, bytes)] of every curated YAML file, sorted by name."""
+    files = []
     for path in sorted(glob.glob(os.path.join(data_dir, 'curated', '*.yml'))):
-        name = os.path.relpath(path, data_dir)
         try:
-            with open(path, encoding='utf-8') as handle:
-                doc = yaml.load(handle, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-        except (OSError, yaml.YAMLError) as exc:
-            raise KBError('%s: cannot read: %s' % (name, exc))
+            with open(path, 'rb') as handle:
+                files.append((os.path.relpath(path, data_dir), handle.read()))
+        except OSError as exc:
+            raise KBError('%s: cannot read: %s' % (path, exc))
+    return files
+
+
+def curated_digest(files):
+    digest = hashlib.sha256()
+    for name, blob in files:
+        digest.update(name.encode('utf-8') + b'\0' + blob + b'\0')
+    return digest.hexdigest()
+
+
+def parse_curated(files):
+    docs = []
+    for name, blob in files:
+        try:
+            doc = yaml.load(blob, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        except yaml.YAMLError as exc:
+            raise KBError('%s: not valid YAML: %s' % (name, exc))
         docs.append((name, doc if doc is not None else {}))
     return docs
+
+
+def compile_curated(data_dir):
+    """Text of ``curated.json``: the parsed YAML plus the digest of the files it came from."""
+    files = _curated_files(data_dir)
+    docs = parse_curated(files)
+    return json.dumps({'digest': curated_digest(files), 'files': docs}, ensure_ascii=False,
+                      sort_keys=True, separators=(',', ':'), default=str) + '\n'
+
+
+def read_curated(data_dir):
+    """[(relative file name, parsed document)] for every curated YAML file, sorted by name.
+
+    YAML parsing is the slow part of a cold load, so the parsed form ships as
+    ``curated.json``; it is used only while its digest matches the YAML files,
+    so an edited YAML file is never shadowed by a stale compiled copy.
+    """
+    files = _curated_files(data_dir)
+    try:
+        with open(os.path.join(data_dir, 'curated.json'), 'rb') as handle:
+            compiled = json.loads(handle.read())
+        if compiled.get('digest') == curated_digest(files):
+            return [tuple(doc) for doc in compiled['files']]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return parse_curated(files)
 
 
 def _spec(value, where):
@@ -61,10 +104,12 @@ def normalise(docs):
             raise KBError('%s: expected a mapping with %s, got %s' % (name, ', '.join(SECTIONS), type(doc).__name__))
         unknown = sorted(set(doc) - set(SECTIONS))
         if unknown:
-            raise KBError('%s: unknown top-level key(s) %s (expected %s)' % (name, ', '.join(map(str, unknown)),
-                                                                            ', '.join(SECTIONS)))
+            raise KBError('%s: unknown top-level key(s) %s (expected %s)'
+                          % (name, ', '.join(map(str, unknown)), ', '.join(SECTIONS)))
         for section in SECTIONS:
-            items = doc.get(section) or []
+            items = doc.get(section)
+            if items is None:
+                items = []
             if not isinstance(items, list):
                 raise KBError('%s: %s: expected a list, got %r' % (name, section, items))
             for pos, item in enumerate(items):

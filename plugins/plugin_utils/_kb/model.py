@@ -171,7 +171,6 @@ class KnowledgeBase:
         self._profiles = {p['name']: p for p in profiles}
         self._entries = {}
         self._unauth = {}
-        self._records = {}
         self._group = None
         self._group_rows = None
         self._by_group = {}
@@ -201,37 +200,34 @@ class KnowledgeBase:
         return self._services
 
     def _curated_index(self):
+        """Curated uses, notes and profile ports grouped by port like the IANA rows."""
         if self._curated is None:
-            uses, sec, prof = _SpanIndex(), _SpanIndex(), _SpanIndex()
+            index = _SpanIndex()
             for use in self.uses:
-                self._related[use['id']] = related = set()
+                own = [parse_port_spec(p) for p in use['ports']]
+                related = set()
                 for item in list(use.get('related') or ()) + [use.get('secure_alternative')]:
-                    if item:
-                        related.update(str(s) for s in split_specs([parse_port_spec(item)]))
-                for spec in (parse_port_spec(p) for p in use['ports']):
-                    uses.add(spec.low, spec.high, (use, spec.protocols))
+                    for spec in split_specs([parse_port_spec(item)]) if item else ():
+                        # a use never lists its own port as related to itself
+                        if not any(o.low <= spec.low and spec.high <= o.high and
+                                   (not o.protocols or not spec.protocols or spec.protocols[0] in o.protocols)
+                                   for o in own):
+                            related.add(str(spec))
+                self._related[use['id']] = related
+                for spec in own:
+                    index.add(spec.low, spec.high, ('u', use, spec.protocols))
             for note in self.security:
                 for spec in (parse_port_spec(p) for p in note['ports']):
-                    sec.add(spec.low, spec.high, (note, spec.protocols))
+                    index.add(spec.low, spec.high, ('s', note, spec.protocols))
             for name in self._profiles:
                 try:
                     expanded = self._expand(name)
                 except KBError:
                     continue  # the validator reports it; one broken profile must not break port()
                 for spec in expanded['_all']:
-                    prof.add(spec.low, spec.high, (name, spec.protocols))
-            covered = bytearray(65536)
-            for index in (uses, sec, prof):
-                for port in index._single:
-                    covered[port] = 1
-                for low, high, _value in index._ranges:
-                    covered[low:high + 1] = b'\x01' * (high + 1 - low)
-            self._curated = (uses.freeze(), sec.freeze(), prof.freeze(), covered)
+                    index.add(spec.low, spec.high, ('p', name, spec.protocols))
+            self._curated = index.freeze().groups()
         return self._curated
-
-    def _curated_parts(self, port):
-        uses, sec, prof, _covered = self._curated
-        return uses.get(port), sec.get(port), prof.get(port)
 
     def _entry(self, i):
         entry = self._entries.get(i)
@@ -261,7 +257,7 @@ class KnowledgeBase:
                 'text': 'IANA registry note on %s (%s/%s): %s' % (row[0] or 'this port', port, protocol, row[8]),
                 'severity': None,
                 'sources': [{'title': 'IANA %s (%s)' % (self.source.get('title') or 'port registry',
-                                                      self.source.get('updated') or 'undated'),
+                                                        self.source.get('updated') or 'undated'),
                              'url': self.source.get('url') or SOURCE_URL}],
                 'confidence': 'registry',
             }
@@ -294,10 +290,8 @@ class KnowledgeBase:
         if type(port) is not int or protocol not in PROTOCOLS or not 0 <= port <= 65535:
             port, protocol = self._check(port, protocol)
         group = self._group or self._iana()
-        if self._curated[3][port]:
-            base = self._records.get((port, protocol)) or self._derive(port, protocol, group[port], True)
-        else:
-            base = self._by_group.get((group[port], protocol)) or self._derive(port, protocol, group[port], False)
+        key = (group[port], self._curated[0][port], protocol)
+        base = self._by_group.get(key) or self._derive(key)
         status, entries, others, uses, security, related, profiles = base
         if status is None:
             status = 'unassigned' if port > 49151 else 'no record'
@@ -320,10 +314,11 @@ class KnowledgeBase:
             'profiles': list(profiles),
         }
 
-    def _derive(self, port, protocol, group, curated):
-        """The protocol-specific parts of a record, cached per port group (or per port when curated)."""
+    def _derive(self, key):
+        """The protocol-specific parts of a record, cached per (IANA group, curated group, protocol)."""
+        group, cgroup, protocol = key
         iana_idx = self._group_rows[group]
-        curated = self._curated_parts(port) if curated else None
+        curated = self._curated[1][cgroup]
         rows = self._rows
         entries, others, rank, unauthorized = [], (), 0, ()
         for i in iana_idx:
@@ -342,23 +337,24 @@ class KnowledgeBase:
         status = _STATUS.get(rank)  # None: decided per port in port(), groups span ranges
         uses = security = related = profiles = ()
         if curated:
-            use_items, sec_items, prof_items = curated
-            seen, rel = set(), set()
-            for use, protos in use_items:
-                if (not protos or protocol in protos) and use['id'] not in seen:
-                    seen.add(use['id'])
-                    uses += (use,)
-                    rel.update(self._related[use['id']])
-            notes = {n['id']: n for n, protos in sec_items if not protos or protocol in protos}
+            seen, rel, notes, names = set(), set(), {}, set()
+            for tag, item, protos in curated:
+                if protos and protocol not in protos:
+                    continue
+                if tag == 'u':
+                    if item['id'] not in seen:
+                        seen.add(item['id'])
+                        uses += (item,)
+                        rel.update(self._related[item['id']])
+                elif tag == 's':
+                    notes[item['id']] = item
+                else:
+                    names.add(item)
             security = tuple(notes.values())
-            rel.discard('%d/%s' % (port, protocol))
             related = tuple(sorted(rel, key=_spec_sort))
-            profiles = tuple(sorted({n for n, protos in prof_items if not protos or protocol in protos}))
+            profiles = tuple(sorted(names))
         base = (status, tuple(entries), others, uses, security + unauthorized, related, profiles)
-        if curated:
-            self._records[(port, protocol)] = base
-        else:
-            self._by_group[(group, protocol)] = base
+        self._by_group[key] = base
         return base
 
     def security_flags(self, port, protocol=None):
@@ -501,7 +497,7 @@ class KnowledgeBase:
 
 
 def _spec_sort(text):
-    head, _, proto = text.partition('/')
+    head = text.partition('/')[0]
     low = head.split('-')[0]
     return (int(low) if low.isdigit() else 0, text)
 
@@ -524,7 +520,8 @@ def _entry_label(entry):
 
 def use_label(use):
     who = ' '.join(x for x in (use.get('vendor'), use.get('product')) if x)
-    purpose = _first_sentence(use.get('purpose'), 120).rstrip('.')
+    # the first clause only: a finding needs the gist, the port page has the rest
+    purpose = re.split(r'(?<=\w)[.:;](?:\s|$)', _first_sentence(use.get('purpose'), 100))[0].rstrip('.')
     label = '%s: %s' % (who, purpose) if who and purpose else who or purpose or use['id']
     extra = []
     if use.get('plaintext') is True:
@@ -568,11 +565,12 @@ def explain_record(rec, listener=None):
         more = ' and %d more' % (len(uses) - 3) if len(uses) > 3 else ''
         sentences.append('Known use%s: %s%s.' % ('s' if len(uses) > 1 else '', '; '.join(labels), more))
     curated = [n for n in rec['security'] if n.get('confidence') != 'registry']
-    if curated:
+    if uses and status in ('unassigned', 'no record'):
+        # nothing official claims the port, so the known users are the only innocent explanation
+        sentences.append('On a host without such equipment, a listener here deserves investigation.')
+    elif curated:
         note = max(curated, key=lambda n: _SEV_RANK.get(n.get('severity') or 'info', 0))
         sentences.append(_first_sentence(note['text']))
-    elif uses and status in ('unassigned', 'no record'):
-        sentences.append('On a host without such equipment, a listener here deserves investigation.')
     elif any(n['kind'] == 'unauthorized_use' for n in rec['security']):
         sentences.append('IANA records unauthorized use of this port.')
     return ' '.join(sentences)
