@@ -81,13 +81,17 @@ test-sanity: venv
 	mkdir -p $(SANITY_COPY)
 	git ls-files --cached --others --exclude-standard | while read -r f; do [ -e "$$f" ] && echo "$$f"; done \
 	  | tar -cf - -T - | tar -xf - -C $(SANITY_COPY)
-	cd $(SANITY_COPY) && $(BIN)/ansible-test sanity --python 3.11 --color no
+	# validate-modules reads a .ps1 module's options only through pwsh, which does not
+	# install here: the .ps1 is checked (with pslint) by .github/workflows/windows.yml,
+	# its .yml documentation sidecar is checked here.
+	cd $(SANITY_COPY) && $(BIN)/ansible-test sanity --python 3.11 --color no \
+	  --exclude plugins/modules/win_listening_ports_info.ps1
 
 test-lint: venv collection
 	$(BIN)/ansible-lint --offline -q roles/ playbooks/ extensions/molecule/
 
 test-windows: venv collection
-	$(BIN)/python tools/ps_parse.py plugins/modules tests/windows
+	$(BIN)/python tools/ps_parse.py plugins tests/windows
 
 # The built artifact must leave dev-only files out and must install and load.
 test-build: venv

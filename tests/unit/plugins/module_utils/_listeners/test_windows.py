@@ -398,3 +398,13 @@ def test_module_returns_raw_from_the_module_util():
     assert '#AnsibleRequires -PowerShell ..module_utils._WinListeners' in text
     assigned = [_text(a, source) for a in _nodes(root, 'assignment_expression')]
     assert any(a.startswith('$module.Result.raw = Get-HostsecListenerRaw') for a in assigned), assigned
+
+
+def test_pester_and_integration_tests_expect_the_same_raw_keys():
+    pester = (ROOT / 'tests' / 'windows' / 'win_listening_ports_info.Tests.ps1').read_text(encoding='utf-8')
+    block = re.search(r'\$script:RawKeys = @\((.*?)\)', pester, re.S).group(1)
+    assert re.findall(r"'(\w+)'", block) == list(windows.RAW_SCHEMA)
+    target = yaml.safe_load((ROOT / 'tests' / 'integration' / 'targets' / 'win_listening_ports_info' / 'tasks'
+                             / 'main.yml').read_text())
+    [keys] = [t['vars']['raw_keys'] for t in target[1]['block'] if 'raw_keys' in t.get('vars', {})]
+    assert sorted(keys) == sorted(windows.RAW_SCHEMA)
