@@ -14,9 +14,8 @@ from ansible.utils.display import Display
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
 from ansible_collections.hostsec.ports.plugins.modules.port_audit import ARGUMENT_SPEC
-from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import PortSpecError, parse_port_spec
+from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import parse_port_spec, parse_port_specs
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import engine, layering
-from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.errors import PolicyError
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import summarize
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import parse_date
 
@@ -73,7 +72,7 @@ class ActionModule(ActionBase):
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             return self._audit(args, task_vars, result)
-        except (AuditError, PolicyError, schema.SchemaError, PortSpecError) as exc:
+        except (AuditError, ValueError) as exc:  # PolicyError, SchemaError, PortSpecError, bad dates
             result.update(failed=True, msg='port_audit: %s' % exc)
             return result
         except AnsibleActionFail:
@@ -193,13 +192,9 @@ class ActionModule(ActionBase):
     def _protect(self, args, task_vars):
         protect = []
         for i, value in enumerate(args['protect'] or ()):
-            try:
-                specs = [parse_port_spec(value, 'protect[%d]' % i)]
-            except PortSpecError:
-                # A protect entry may also be a comma-separated list of specs.
-                specs = engine.protect_specs([value])
-                specs = [s for s, _ in specs]
-            protect.extend((s, 'listed in protect') for s in specs)
+            # One entry may also be a comma-separated list of specs.
+            for spec in parse_port_specs(value, 'protect[%d]' % i):
+                protect.append((spec, 'listed in protect'))
         if not args['auto_protect']:
             return protect
         conn = self._templar.template(task_vars.get('ansible_connection')) or self._play_context.connection
@@ -230,6 +225,6 @@ class ActionModule(ActionBase):
                 spec = parse_port_spec(int(value), 'ansible_port', protocol)
             except (TypeError, ValueError) as exc:
                 raise AuditError('%s: %r is not a port number (%s)' % (why, value, exc))
-            if not any(spec == s for s, _ in protect):
+            if not any(spec == known[0] for known in protect):
                 protect.append((spec, 'management path: %s' % why))
         return protect

@@ -25,7 +25,7 @@ description:
   - Read-only. The task never reports C(changed). Gathering also runs in check mode.
   - The policy language is described in the collection's C(docs/policy.md).
 author:
-  - hostsec.ports maintainers
+  - hostsec.ports maintainers (@hostsec)
 options:
   policy:
     description:

@@ -60,13 +60,48 @@ class RuleIndex:
                         wide[proto].append((spec.low, spec.high, rule))
         for proto in LISTENER_PROTOCOLS:
             self._segments(proto, wide[proto])
-        self.empty = ()
+            # Merge once here so that a lookup is one dict access or one bisect.
+            anyport = tuple(self.anyport[proto])
+            self.anyport[proto] = anyport
+            self.covers[proto] = [self._merge(cover, anyport) for cover in self.covers[proto]]
+            table = self.ports[proto]
+            for port, bucket in table.items():
+                table[port] = self._merge(tuple(bucket), self._cover(proto, port))
+        # Buckets whose verdict needs no look at the listener: an unconditional allow
+        # rule and no deny/require rule. Most listeners of a real fleet land in one.
+        self.settled = set()
+        for proto in LISTENER_PROTOCOLS:
+            for bucket in list(self.ports[proto].values()) + self.covers[proto] + [self.anyport[proto]]:
+                if self._settled(bucket):
+                    self.settled.add(id(bucket))
+
+    @staticmethod
+    def _settled(bucket):
+        plain = False
+        for rule in bucket:
+            if rule.list != 'allow':
+                return False
+            if (rule.families is None and not rule.has_exposure and not rule.has_who and rule.expires is None):
+                plain = True
+        return plain
+
+    @staticmethod
+    def _merge(first, second):
+        if not second:
+            return tuple(first)
+        if not first:
+            return tuple(second)
+        return tuple(sorted(set(first) | set(second), key=lambda r: r.seq))
+
+    def _cover(self, proto, port):
+        i = bisect.bisect_right(self.bounds[proto], port) - 1
+        return self.covers[proto][i] if i >= 0 else self.anyport[proto]
 
     def _segments(self, proto, ranges):
         """Sweep wide ranges into elementary segments [bounds[i], bounds[i+1])."""
         if not ranges:
             return
-        points = sorted({low for low, _, _ in ranges} | {high + 1 for _, high, _ in ranges})
+        points = sorted({r[0] for r in ranges} | {r[1] + 1 for r in ranges})
         starts = {}
         ends = {}
         for low, high, rule in ranges:
@@ -91,20 +126,23 @@ class RuleIndex:
         self.covers[proto] = covers
 
     def lookup(self, proto, port):
-        narrow = self.ports[proto].get(port, self.empty) if proto in self.ports else self.empty
-        cover = self.empty
-        bounds = self.bounds.get(proto)
-        if bounds:
-            i = bisect.bisect_right(bounds, port) - 1
-            if i >= 0:
-                cover = self.covers[proto][i]
-        anyport = self.anyport.get(proto, self.empty)
-        parts = [p for p in (narrow, cover, anyport) if p]
-        if not parts:
-            return self.empty
-        if len(parts) == 1:
-            return parts[0]
-        return sorted({r for p in parts for r in p}, key=lambda r: r.seq)
+        table = self.ports.get(proto)
+        if table is None:
+            return ()
+        bucket = table.get(port)
+        if bucket is not None:
+            return bucket
+        i = bisect.bisect_right(self.bounds[proto], port) - 1
+        return self.covers[proto][i] if i >= 0 else self.anyport[proto]
+
+
+def index_for(policy):
+    """The policy's rule index, built once and kept on the policy (a policy judges many listener sets)."""
+    index = getattr(policy, '_index', None)
+    if index is None:
+        index = RuleIndex(policy.rules)
+        policy._index = index
+    return index
 
 
 def classify(lst, cands, today, allow_loopback):
@@ -197,7 +235,7 @@ class Evaluator:
         low_high = ephemeral_range or DEFAULT_EPHEMERAL.get(platform, DEFAULT_EPHEMERAL['linux'])
         self.eph_low, self.eph_high = int(low_high[0]), int(low_high[1])
         self.naive = naive
-        self.index = None if naive else RuleIndex(policy.rules)
+        self.index = None if naive else index_for(policy)
         self.allow_rules = [r for r in policy.rules if r.list != 'deny']
         self._flags = {}
         self._by_process = None
@@ -243,12 +281,16 @@ class Evaluator:
         return self.index.lookup(lst['protocol'], lst['port'])
 
     def nearest(self, lst):
-        """Nearest allow/require rule for an unexpected listener: same port first, then same process."""
-        for proto in LISTENER_PROTOCOLS:
-            rules = self.policy.rules if self.naive else self.index.lookup(proto, lst['port'])
+        """Nearest allow/require rule for an unexpected listener: same port (own protocol first), then same process."""
+        port = lst['port']
+        for proto in sorted(LISTENER_PROTOCOLS, key=lambda p: p != lst['protocol']):
+            if self.naive:
+                rules = [r for r in self.policy.rules if r.specs is not None and any(
+                    s.low <= port <= s.high and (not s.protocols or proto in s.protocols) for s in r.specs)]
+            else:
+                rules = self.index.lookup(proto, port)
             for rule in rules:
-                if rule.list != 'deny' and rule.specs is not None and any(
-                        s.low <= lst['port'] <= s.high for s in rule.specs):
+                if rule.list != 'deny' and rule.specs is not None:
                     return rule
         if self._by_process is None:
             self._by_process = {}
@@ -277,9 +319,17 @@ class Evaluator:
         satisfied = set()
         findings = []
         ignored = 0
-        candidates = self.candidates
+        lookup = self.index.lookup if self.index is not None else None
+        settled = self.index.settled if self.index is not None else ()
+        rules = self.policy.rules
         for lst in listeners:
-            kind, rule, other, hits = classify(lst, candidates(lst), today, allow_loopback)
+            if lookup is None:
+                cands = rules
+            else:
+                cands = lookup(lst['protocol'], lst['port'])
+                if id(cands) in settled:
+                    continue
+            kind, rule, other, hits = classify(lst, cands, today, allow_loopback)
             if hits:
                 satisfied.update(hits)
             if kind is None:

@@ -78,7 +78,7 @@ def collect(task_vars=None, prefix='port_policy', policy=None):
                 layers[key].append(('task', policy[key]))
     has_rules = any(layers[k] for k in LISTS)
     source = ' + '.join(s for s, present in (
-        ('inventory', any(o != 'task' for k in POLICY_KEYS for o, _ in layers[k])),
+        ('inventory', any(layer[0] != 'task' for k in POLICY_KEYS for layer in layers[k])),
         ('task', policy is not None)) if present)
     if not has_rules:
         default = default_policy()
@@ -111,6 +111,17 @@ def collect(task_vars=None, prefix='port_policy', policy=None):
     return out
 
 
+def _plain(value):
+    """A rule as JSON-safe data: YAML dates become ISO strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
 class Policy:
     """A compiled policy: rules in evaluation order, settings, warnings."""
 
@@ -126,7 +137,7 @@ class Policy:
         """The effective policy as returned to the user: each rule with where it came from."""
         out = {'source': self.source}
         for key in LISTS:
-            out[key] = [{'rule': r.raw, 'text': r.text, 'list': r.list, 'index': r.index, 'origin': r.origin,
+            out[key] = [{'rule': _plain(r.raw), 'text': r.text, 'list': r.list, 'index': r.index, 'origin': r.origin,
                          'expires': r.expires.isoformat() if r.expires else None}
                         for r in self.by_list[key]]
         out['settings'] = dict(self.settings)

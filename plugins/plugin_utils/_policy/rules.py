@@ -18,7 +18,10 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-import netaddr
+try:
+    import netaddr
+except ImportError:  # only exposure CIDRs need it; the error says so when one is used
+    netaddr = None
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import (
     PortSpec, PortSpecError, looks_like_port_spec, parse_port_specs, parse_protocols,
@@ -258,25 +261,33 @@ def _resolve(kb, name, where):
     try:
         specs = kb.resolve(name)
     except Exception as exc:  # KBError carries the close names; any other failure is reported the same way
-        raise ValueError('%s: %s' % (where, exc))
+        text = str(exc)
+        if text.startswith('name: '):
+            text = text[len('name: '):]
+        raise ValueError('%s: %s' % (where, text))
     if not specs:
         raise ValueError('%s: %r resolves to no ports' % (where, name))
     return list(specs)
 
 
-def _apply_proto(specs, protos, raw_proto):
-    """Restrict each spec to ``proto``; a spec naming other protocols only is an error."""
-    if not protos:
-        return specs
+def _apply_proto(specs, protos, raw_proto, name=None):
+    """Restrict each spec to ``proto``.
+
+    A written port spec naming only other protocols is an error; a name's
+    ports (``https`` is 443/tcp and 443/udp) are filtered instead.
+    """
     out = []
     for spec in specs:
         if not spec.protocols:
             out.append(PortSpec(spec.low, spec.high, protos))
             continue
         both = tuple(p for p in spec.protocols if p in protos)
-        if not both:
+        if both:
+            out.append(PortSpec(spec.low, spec.high, both))
+        elif name is None:
             raise ValueError('proto: %r conflicts with port %r' % (raw_proto, str(spec)))
-        out.append(PortSpec(spec.low, spec.high, both))
+    if not out:
+        raise ValueError('proto: %r leaves no port of %r (%s)' % (raw_proto, name, ', '.join(str(s) for s in specs)))
     return out
 
 
@@ -293,6 +304,9 @@ def _exposure(value):
         if text == 'any':
             ceiling = EXPOSURE_RANK['wildcard']
             continue
+        if netaddr is None:
+            raise ValueError('exposure: %r needs the Python library netaddr on the controller (pip install netaddr)'
+                             % (item,))
         try:
             nets.append(netaddr.IPNetwork(text.split('%', 1)[0]))
         except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -374,7 +388,7 @@ def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
         except PortSpecError as exc:
             raise ValueError(str(exc))
         if protos and rule.specs is not None:
-            rule.specs = tuple(_apply_proto(list(rule.specs), protos, raw['proto']))
+            rule.specs = tuple(_apply_proto(list(rule.specs), protos, raw['proto'], rule.name))
         elif protos:
             rule.protos = protos
     if 'family' in raw:

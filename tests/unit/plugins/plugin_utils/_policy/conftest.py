@@ -69,7 +69,7 @@ def host():
                                          uid=106, unit='redis-server.service')),
         lst('udp', '127.0.0.53', 53, proc(401, 'systemd-resolved', exe='/lib/systemd/systemd-resolved',
                                           user='systemd-resolve', uid=101, unit='systemd-resolved.service')),
-        lst('udp', '0.0.0.0', 41234, proc(733, 'avahi-daemon', user='avahi', uid=107, unit='avahi-daemon.service')),
+        lst('udp', '0.0.0.0', 5353, proc(733, 'avahi-daemon', user='avahi', uid=107, unit='avahi-daemon.service')),
         lst('tcp', '0.0.0.0', 23, proc(1, 'systemd', exe='/usr/lib/systemd/systemd', unit='init.scope',
                                        services=['init.scope', 'telnet.socket'])),
         lst('tcp', '10.0.0.5', 8080, proc(1500, 'java', exe='/usr/lib/jvm/bin/java', user='app', uid=1000,
@@ -77,3 +77,10 @@ def host():
         lst('tcp', 'fe80::1%eth0', 9100, proc(1600, 'node_exporter', user='prometheus', uid=108,
                                               unit='prometheus-node-exporter.service')),
     ]
+
+
+@pytest.fixture
+def mk():
+    """Builders for listeners and processes: mk.lst('tcp', '0.0.0.0', 80, mk.proc(1, 'nginx'))."""
+    import types
+    return types.SimpleNamespace(lst=lst, proc=proc)
