@@ -21,7 +21,7 @@ description:
   - With O(persist=true) the same table definition is written to O(persist_path) and loaded at boot by a
     dedicated systemd unit (O(unit_path)), ordered after C(nftables.service) so a C(flush ruleset) there cannot wipe it.
 author:
-  - hostsec.ports maintainers
+  - hostsec.ports maintainers (@hostsec)
 requirements:
   - nft (the nftables command line tool), run as root or with CAP_NET_ADMIN.
 attributes:
@@ -32,7 +32,9 @@ attributes:
     support: full
     description: Shows the owned table before and after.
   platform:
+    support: full
     platforms: posix
+    description: Linux hosts with nftables.
 options:
   ports:
     description:

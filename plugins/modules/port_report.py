@@ -1,0 +1,163 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: port_report
+short_description: Write host and fleet listening-port reports on the controller
+version_added: 0.1.0
+description:
+  - Turns the M(hostsec.ports.port_audit) results of the play's hosts into reports on the controller
+    (this is an action plugin, nothing runs on the managed hosts).
+  - Per host, a JSON report (C(<dest>/hosts/<host>.json)) and a readable table returned in RV(lines) for the play output.
+  - For the fleet, with O(fleet=true), a JSON report (C(fleet.json)), JUnit XML for CI (C(fleet.junit.xml)) and
+    Markdown (C(fleet.md)).
+  - Each finding carries a status saying what happened to it (C(blocked), C(stopped), C(would block),
+    C(would stop), C(protected), C(reported) or C(not remediated)) and the reason.
+  - The audit result of each host is read from the host variable named by O(audit_var), and what the
+    M(hostsec.ports.port_policy) role did about it from O(outcome_var); both are set by that role. O(results)
+    passes them explicitly instead.
+  - Never reports C(changed); the files are written in check mode too, since a report is what check mode is for.
+author:
+  - hostsec.ports maintainers (@hostsec)
+attributes:
+  check_mode:
+    support: full
+    description: Runs in check mode and writes the reports, which change nothing on managed hosts.
+  diff_mode:
+    support: none
+    description: Reports are files on the controller, shown in full; there is nothing to diff.
+  platform:
+    support: full
+    platforms: all
+    description: Runs on the controller only.
+  action:
+    support: full
+    description: An action plugin; the reports are written on the controller.
+options:
+  dest:
+    description:
+      - Directory on the controller for the report files; created when missing.
+      - When omitted, nothing is written and only RV(lines) and RV(totals) are returned.
+    type: path
+  hosts:
+    description:
+      - Hosts to report on. Defaults to every host of the play (C(ansible_play_hosts_all)); a host that failed
+        or was unreachable before the audit appears as not audited.
+    type: list
+    elements: str
+  audit_var:
+    description: Host variable holding the host's M(hostsec.ports.port_audit) result.
+    type: str
+    default: __port_policy_audit
+  outcome_var:
+    description:
+      - Host variable holding what the role did on the host (C(mode), C(check_mode), C(backend), C(block),
+        C(stop), C(trial), C(errors)). Missing means report mode.
+    type: str
+    default: __port_policy_outcome
+  results:
+    description:
+      - Explicit results instead of host variables, keyed by host name. Each value is a mapping with C(audit)
+        (a port_audit result) and optionally C(outcome).
+    type: dict
+  fleet:
+    description: Also write the fleet reports (JSON, JUnit XML, Markdown) when O(dest) is set.
+    type: bool
+    default: true
+  formats:
+    description: Fleet report formats to write.
+    type: list
+    elements: str
+    choices: [json, junit, markdown]
+    default: [json, junit, markdown]
+  junit_fail_on:
+    description: Severities that make a JUnit testcase fail; findings at other severities pass with their text in system-out.
+    type: list
+    elements: str
+    choices: [critical, high, medium, low, info]
+    default: [critical, high, medium, low]
+  junit_by:
+    description: One JUnit testcase per host and finding (V(finding)), or one per host listing its failing findings (V(host)).
+    type: str
+    choices: [finding, host]
+    default: finding
+seealso:
+  - module: hostsec.ports.port_audit
+"""
+
+EXAMPLES = r"""
+- name: Audit every host
+  hostsec.ports.port_audit:
+  register: audit
+
+- name: Write the fleet reports once, from all hosts' audit results
+  hostsec.ports.port_report:
+    dest: "{{ playbook_dir }}/reports"
+    audit_var: audit
+  run_once: true
+
+- name: Readable table of one host's findings
+  hostsec.ports.port_report:
+    hosts: ["{{ inventory_hostname }}"]
+    audit_var: audit
+  register: table
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ table.lines }}"
+"""
+
+RETURN = r"""
+lines:
+  description: A readable table per host (one line per finding with severity, kind, listener, status and explanation).
+  returned: always
+  type: list
+  elements: str
+  sample: ["web1: 9 listener(s), 1 finding(s), highest medium, FAILED - mode report",
+           "  SEVERITY  KIND        LISTENER                 STATUS       EXPLANATION"]
+files:
+  description: Paths of the files written.
+  returned: always
+  type: list
+  elements: str
+  sample: [reports/hosts/web1.json, reports/fleet.json, reports/fleet.junit.xml, reports/fleet.md]
+totals:
+  description: Fleet totals (hosts, hosts_passed, hosts_failed, hosts_not_audited, findings, by_severity, by_status).
+  returned: always
+  type: dict
+hosts:
+  description: Per host, whether it passed and its finding count.
+  returned: always
+  type: dict
+  sample: {web1: {passed: false, findings: 1, audited: true}}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = dict(
+    dest=dict(type='path'),
+    hosts=dict(type='list', elements='str'),
+    audit_var=dict(type='str', default='__port_policy_audit'),
+    outcome_var=dict(type='str', default='__port_policy_outcome'),
+    results=dict(type='dict'),
+    fleet=dict(type='bool', default=True),
+    formats=dict(type='list', elements='str', choices=['json', 'junit', 'markdown'], default=['json', 'junit', 'markdown']),
+    junit_fail_on=dict(type='list', elements='str', choices=['critical', 'high', 'medium', 'low', 'info'],
+                       default=['critical', 'high', 'medium', 'low']),
+    junit_by=dict(type='str', choices=['finding', 'host'], default='finding'),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg='hostsec.ports.port_report is an action plugin: run it from a playbook task, '
+                         'it writes reports on the controller')
+
+
+if __name__ == '__main__':
+    main()

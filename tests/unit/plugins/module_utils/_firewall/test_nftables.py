@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure logic of the nftables backend, on ``nft -j`` output recorded from nftables 1.0.6.
+
+Fixtures: nft_owned_table.json is the table the module writes (22/tcp,
+8081/tcp, 53/udp); nft_tampered_table.json the same after
+``nft add rule inet hostsec_ports input tcp dport 8082 drop``;
+nft_foreign_layout.json a table of the same name with an interval set and
+another priority. The end-to-end behaviour is in tests/functional/test_nft_port_block.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.hostsec.ports.plugins.module_utils._firewall import nftables
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+def test_parse_owned_table_round_trips():
+    model = nftables.parse_table(fixture('nft_owned_table.json'))
+    assert model == nftables.make_model([(22, 'tcp'), (53, 'udp'), (8081, 'tcp')])
+    assert model['intact']
+
+
+def test_extra_rule_marks_table_not_intact():
+    model = nftables.parse_table(fixture('nft_tampered_table.json'))
+    assert not model['intact']
+    assert model != nftables.make_model(model['ports'])
+
+
+def test_foreign_layout_is_not_intact():
+    model = nftables.parse_table(fixture('nft_foreign_layout.json'))
+    assert not model['intact']
+
+
+def test_render_is_what_nft_prints_back():
+    # nft -s list table prints the same text we load (tabs, blank lines).
+    model = nftables.make_model([(22, 'tcp'), (53, 'udp'), (8081, 'tcp')])
+    text = nftables.render(model)
+    assert 'elements = { 22, 8081 }' in text and 'elements = { 53 }' in text
+    assert 'type filter hook input priority filter - 10; policy accept;' in text
+    assert nftables.render_script(None) == ('table inet hostsec_ports\n'
+                                            'delete table inet hostsec_ports\n')
+
+
+def test_render_without_loopback_exemption():
+    text = nftables.render(nftables.make_model([], exempt_loopback=False))
+    assert 'iif "lo"' not in text and 'elements' not in text
+
+
+def test_normalize_sorts_and_dedups():
+    ports = nftables.normalize_ports([{'port': '8081'}, {'port': 53, 'protocol': 'UDP'}, {'port': 8081, 'protocol': 'tcp'}])
+    assert ports == ((53, 'udp'), (8081, 'tcp'))
+
+
+@pytest.mark.parametrize('items, message', [
+    ([{'port': 70000}], 'ports[0].port: 70000 is outside 1-65535'),
+    ([{'port': 22}, {'port': 'ssh'}], "ports[1].port: 'ssh' is not a port number"),
+    ([{'port': 22, 'protocol': 'icmp'}], "ports[0].protocol: unknown value 'icmp'"),
+    ([22], 'ports[0]: expected a mapping'),
+    ('22', 'ports: expected a list'),
+    ([{'port': True}], 'ports[0].port: True is not a port number'),
+])
+def test_bad_ports_name_field_and_value(items, message):
+    with pytest.raises(nftables.NftError, match=None) as err:
+        nftables.normalize_ports(items)
+    assert message in str(err.value)
+
+
+def test_unit_orders_after_nftables_service():
+    unit = nftables.unit_text('/etc/hostsec-ports/nftables.nft')
+    assert 'After=local-fs.target nftables.service' in unit
+    assert 'ExecStart=/usr/sbin/nft -f /etc/hostsec-ports/nftables.nft' in unit
+    assert 'RemainAfterExit=yes' in unit
+
+
+class FakeHost(object):
+    """A recorded nft: answers ``list table`` from a fixture and records loads.
+
+    Only the host boundary is replaced; everything converge() decides is real.
+    """
+
+    def __init__(self, listing):
+        self.listing = listing
+        self.loaded = []
+        self.nft = '/usr/sbin/nft'
+
+    def run(self, args, data):
+        if args[1:3] == ['-j', 'list']:
+            if self.listing is None:
+                return 1, '', 'Error: No such file or directory\nlist table inet hostsec_ports'
+            return 0, self.listing, ''
+        if args[1:3] == ['-s', 'list']:
+            return 0, 'raw listing', ''
+        self.loaded.append((args, data))
+        return 0, '', ''
+
+
+def converge(host, ports, tmp_path, **kw):
+    nft = nftables.Nft(host.run, host.nft)
+    systemd = nftables.Systemd(host.run, 'systemctl', booted=False)
+    return nftables.converge(nft, systemd, ports, persist_path=str(tmp_path / 'p.nft'),
+                             unit_path=str(tmp_path / 'u.service'), **kw)
+
+
+def test_converge_from_absent_loads_whole_table(tmp_path):
+    host = FakeHost(None)
+    res = converge(host, [{'port': 8081, 'protocol': 'tcp'}], tmp_path)
+    assert res['changed'] and res['added'] == [{'port': 8081, 'protocol': 'tcp'}]
+    (args, script), = host.loaded
+    assert args == ['/usr/sbin/nft', '-f', '-']
+    assert script.startswith('table inet hostsec_ports\ndelete table inet hostsec_ports\ntable inet hostsec_ports {')
+    assert (tmp_path / 'p.nft').read_text().endswith(script)
+    assert res['warnings'] == ['systemd is not running: %s was written but not enabled' % (tmp_path / 'u.service')]
+
+
+def test_converge_check_mode_validates_only(tmp_path):
+    host = FakeHost(fixture('nft_owned_table.json'))
+    res = converge(host, [{'port': 22, 'protocol': 'tcp'}], tmp_path, check_mode=True)
+    assert res['changed'] and res['removed'] == [{'port': 53, 'protocol': 'udp'}, {'port': 8081, 'protocol': 'tcp'}]
+    assert [a for a, _ in host.loaded] == [['/usr/sbin/nft', '-c', '-f', '-']]
+    assert not (tmp_path / 'p.nft').exists()
+
+
+def test_converge_same_ports_changes_nothing(tmp_path):
+    host = FakeHost(fixture('nft_owned_table.json'))
+    want = [{'port': 53, 'protocol': 'udp'}, {'port': 22, 'protocol': 'tcp'}, {'port': 8081, 'protocol': 'tcp'}]
+    converge(host, want, tmp_path)  # writes the persistence files
+    host.loaded = []
+    res = converge(host, want, tmp_path)
+    assert not res['changed'] and host.loaded == []
+
+
+def test_converge_absent_on_absent_is_a_no_op(tmp_path):
+    host = FakeHost(None)
+    res = converge(host, [], tmp_path, state='absent')
+    assert not res['changed'] and host.loaded == []
