@@ -81,6 +81,9 @@ test-sanity: venv
 	mkdir -p $(SANITY_COPY)
 	git ls-files --cached --others --exclude-standard | while read -r f; do [ -e "$$f" ] && echo "$$f"; done \
 	  | tar -cf - -T - | tar -xf - -C $(SANITY_COPY)
+	# The copy sits inside this (ignored) checkout: a repository of its own keeps
+	# ansible-test from asking the outer one which files exist.
+	git -C $(SANITY_COPY) init -q
 	# validate-modules reads a .ps1 module's options only through pwsh, which does not
 	# install here: the .ps1 is checked (with pslint) by .github/workflows/windows.yml,
 	# its .yml documentation sidecar is checked here.
@@ -108,11 +111,16 @@ test-build: venv
 image: sysdeps
 	bash extensions/molecule/image/build.sh
 
+# Molecule finds extensions/molecule/config.yml only when run from the collection root.
+MOLECULE_SCENARIOS ?= --all
 test-molecule: venv sysdeps collection image
-	cd extensions && $(BIN)/molecule test --all
+	NO_COLOR=1 $(BIN)/molecule test $(MOLECULE_SCENARIOS)
 
-bench: venv collection
-	$(BIN)/python benchmarks/run.py
+# Needs root (network namespaces) for the gathering scenarios.
+bench: venv sysdeps collection
+	$(BIN)/python benchmarks/kb_bench.py
+	$(BIN)/python benchmarks/policy_bench.py
+	$(BIN)/python benchmarks/gather_bench.py
 
 clean:
 	rm -rf $(BUILD) reports .pytest_cache

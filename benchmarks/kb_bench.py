@@ -44,7 +44,7 @@ print('%f %f' % ((t1 - t0) * 1e3, (t2 - t1) * 1e3))
 def cold_loads(runs):
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, '.build', 'collections'))
     loads, firsts = [], []
-    for _ in range(runs):
+    for dummy in range(runs):
         out = subprocess.run([sys.executable, '-c', _CHILD], env=env, check=True,
                              capture_output=True, text=True).stdout.split()
         loads.append(float(out[0]))
@@ -56,9 +56,9 @@ def lookups(count, runs):
     from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import load_kb
     rng = random.Random(6335)
     protos = ('tcp', 'udp', 'sctp', 'dccp')
-    pairs = [(rng.randrange(65536), protos[rng.randrange(4)]) for _ in range(count)]
+    pairs = [(rng.randrange(65536), protos[rng.randrange(4)]) for dummy in range(count)]
     first, warm = [], []
-    for _ in range(runs):
+    for dummy in range(runs):
         kb = load_kb()
         kb.port(22, 'tcp')  # builds the indexes; that cost is the "first lookup" row
         for into in (first, warm):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: port_info
-author: hostsec.ports maintainers
+author: hostsec.ports maintainers (@hostsec)
 version_added: 0.1.0
 short_description: Look up ports, services and profiles in the hostsec.ports knowledge base
 description:

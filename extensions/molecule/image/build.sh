@@ -11,7 +11,7 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE=python3,systemd,systemd-sysv,dbus,openssh-server,iproute2,procps,nftables,iptables,sudo,netcat-openbsd,ca-certificates
 # Installed in a second step, with /proc mounted: polkitd (a firewalld
 # dependency) cannot be configured by debootstrap's first stage.
-EXTRA="firewalld ufw"
+EXTRA=(firewalld ufw)
 
 if [[ "${1:-}" != "--force" ]] && podman image exists "$IMAGE"; then
   echo "image $IMAGE present"
@@ -25,7 +25,7 @@ mount -t proc proc "$root/proc"
 trap 'umount "$root/proc" 2>/dev/null || true; rm -rf "$root"' EXIT
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"  # start no service while building
 chmod +x "$root/usr/sbin/policy-rc.d"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $EXTRA
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${EXTRA[@]}"
 rm -f "$root/usr/sbin/policy-rc.d"
 umount "$root/proc"
 

@@ -91,7 +91,7 @@ def _people(root):
 
 
 def _number(text, where):
-    low, _, high = text.strip().partition('-')
+    low, dummy, high = text.strip().partition('-')
     try:
         low, high = int(low), int(high or low)
     except ValueError:

@@ -268,7 +268,7 @@ class KnowledgeBase:
     @staticmethod
     def _check(port, protocol):
         try:
-            if type(port) is not int:
+            if isinstance(port, bool) or not isinstance(port, int):
                 spec = parse_port_spec(port, 'port')
                 if spec.low != spec.high:
                     raise KBError('port: %r is a range; one port is expected here' % (port,))
@@ -287,7 +287,7 @@ class KnowledgeBase:
     # the API
     def port(self, port, protocol=None, ephemeral_range=None):
         """The KB record for one (port, protocol); see the module docstring for the rules."""
-        if type(port) is not int or protocol not in PROTOCOLS or not 0 <= port <= 65535:
+        if isinstance(port, bool) or not isinstance(port, int) or protocol not in PROTOCOLS or not 0 <= port <= 65535:
             port, protocol = self._check(port, protocol)
         group = self._group or self._iana()
         key = (group[port], self._curated[0][port], protocol)

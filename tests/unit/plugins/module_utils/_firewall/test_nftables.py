@@ -129,7 +129,7 @@ def test_converge_check_mode_validates_only(tmp_path):
     host = FakeHost(fixture('nft_owned_table.json'))
     res = converge(host, [{'port': 22, 'protocol': 'tcp'}], tmp_path, check_mode=True)
     assert res['changed'] and res['removed'] == [{'port': 53, 'protocol': 'udp'}, {'port': 8081, 'protocol': 'tcp'}]
-    assert [a for a, _ in host.loaded] == [['/usr/sbin/nft', '-c', '-f', '-']]
+    assert [a for a, dummy in host.loaded] == [['/usr/sbin/nft', '-c', '-f', '-']]
     assert not (tmp_path / 'p.nft').exists()
 
 

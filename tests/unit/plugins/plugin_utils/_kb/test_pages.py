@@ -40,12 +40,12 @@ def test_page_content(kb):
 def test_tool_check_detects_stale_and_left_over_pages(kb_dir, tmp_path):
     out = tmp_path / 'pages'
     tool = [sys.executable, os.path.join(ROOT, 'tools', 'port_pages.py'), '--data-dir', str(kb_dir), '--out', str(out)]
-    assert subprocess.run(tool + ['--check'], capture_output=True, text=True).returncode == 1
-    assert subprocess.run(tool, capture_output=True, text=True).returncode == 0
-    assert subprocess.run(tool + ['--check'], capture_output=True, text=True).returncode == 0
+    assert subprocess.run(tool + ['--check'], capture_output=True, text=True, check=False).returncode == 1
+    assert subprocess.run(tool, capture_output=True, text=True, check=False).returncode == 0
+    assert subprocess.run(tool + ['--check'], capture_output=True, text=True, check=False).returncode == 0
     (out / '3011.md').write_text('edited', encoding='utf-8')
     (out / '9999.md').write_text('old', encoding='utf-8')
-    res = subprocess.run(tool + ['--check'], capture_output=True, text=True)
+    res = subprocess.run(tool + ['--check'], capture_output=True, text=True, check=False)
     assert res.returncode == 1 and '1 stale or missing, 1 left over' in res.stderr
     subprocess.run(tool, check=True, capture_output=True)
     assert not (out / '9999.md').exists()

@@ -39,7 +39,7 @@ def test_counts_match_the_registry():
 
 
 def test_deassigned_ports_2_and_3():
-    _, rows = load()
+    dummy, rows = load()
     for port in (2, 3):
         recs = [r for r in rows if r['low'] == port]
         assert {r['protocol'] for r in recs} == {'tcp', 'udp'}

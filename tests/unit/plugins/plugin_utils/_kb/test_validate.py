@@ -92,7 +92,7 @@ def test_stale_compiled_copy_is_reported(kb_dir):
 
 def test_tool(kb_dir):
     tool = [sys.executable, os.path.join(ROOT, 'tools', 'kb_validate.py'), '--data-dir', str(kb_dir)]
-    res = subprocess.run(tool, capture_output=True, text=True)
+    res = subprocess.run(tool, capture_output=True, text=True, check=False)
     assert res.returncode == 1 and 'ERROR curated: 7 uses + security entries, at least 150' in res.stderr
     assert 'Traceback' not in res.stderr
 
