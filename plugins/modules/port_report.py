@@ -114,12 +114,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 lines:
-  description: A readable table per host (one line per finding with severity, kind, listener, status and explanation).
+  description: A readable table per host (per finding a line with severity, kind, listener and status, then its explanation in full).
   returned: always
   type: list
   elements: str
   sample: ["web1: 9 listener(s), 1 finding(s), highest medium, FAILED - mode report",
-           "  SEVERITY  KIND        LISTENER                 STATUS       EXPLANATION"]
+           "  SEVERITY  KIND        LISTENER                 STATUS",
+           "  medium    unexpected  0.0.0.0:8080/tcp (python3)  reported",
+           "      8080/tcp is assigned by IANA to http-alt (registered range 1024-49151). No allow rule matches it."]
 files:
   description: Paths of the files written.
   returned: always

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from xml.etree import ElementTree as ET
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import SEVERITIES
 
-EXPLANATION_WIDTH = 90
+EXPLANATION_WIDTH = 100
 JUNIT_GROUPING = ('finding', 'host')
 
 
 def _cut(text, width):
+    """One line of at most width characters (JUnit failure messages are one-liners)."""
     text = ' '.join(str(text).split())
     return text if len(text) <= width else text[:width - 3] + '...'
 
 
 def text_table(report):
-    """Lines for the play output: a header line and one row per finding."""
+    """Lines for the play output: a header line, then per finding a row and its explanation.
+
+    The explanation is the point of a finding, so it is wrapped in full under
+    its row rather than cut to fit a column.
+    """
     mode = report['mode'] + (' (check mode)' if report['check_mode'] else '')
     if not report['audited']:
         return ['%s: NOT AUDITED (%s): %s' % (report['host'], mode, '; '.join(report['errors']))]
@@ -36,12 +42,16 @@ def text_table(report):
     lines = [head]
     if not report['findings']:
         return lines + ['  no findings: every listener is allowed by the policy']
-    rows = [('SEVERITY', 'KIND', 'LISTENER', 'STATUS', 'EXPLANATION')]
+    rows = [('SEVERITY', 'KIND', 'LISTENER', 'STATUS')]
     for f in report['findings']:
-        rows.append((f['severity'], f['kind'], f['where'], f['status'], _cut(f['explanation'], EXPLANATION_WIDTH)))
+        rows.append((f['severity'], f['kind'], f['where'], f['status']))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        lines.append('  ' + '  '.join(c.ljust(w) for c, w in zip(row[:4], widths)) + '  ' + row[4])
+    lines.append('  ' + '  '.join(c.ljust(w) for c, w in zip(rows[0], widths)).rstrip())
+    for row, finding in zip(rows[1:], report['findings']):
+        lines.append('  ' + '  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        lines.extend(textwrap.wrap(' '.join(str(finding['explanation']).split()), EXPLANATION_WIDTH,
+                                   initial_indent='      ', subsequent_indent='      ',
+                                   break_on_hyphens=False, break_long_words=False))
     for err in report['errors']:
         lines.append('  error: %s' % err)
     return lines
