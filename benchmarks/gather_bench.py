@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) hostsec.ports contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,8 +11,9 @@ Every scenario runs in a network namespace this script creates and removes
   X  20,000 TCP listeners over 1,000 processes + 20,000 established loopback connections
 
 Compared: gather() in-process (median), its peak RSS in a fresh process, the
-whole module through `ansible localhost -m`, `ss -tulpnH`, and
-community.general.listen_ports_facts (S and L only by default: ~230 s at L).
+whole module through `ansible localhost -m` (stdout callback community.general.null,
+so the time is the run, not the printing of the result), `ss -tulpnH`, and
+community.general.listen_ports_facts (S and L only by default: ~230-310 s at L).
 
 Usage: gather_bench.py [--scenarios S,L,X] [--runs 5] [--skip-lpf] [--lpf-at S,L] [--write docs/performance.md]
 """
@@ -21,6 +21,7 @@ Usage: gather_bench.py [--scenarios S,L,X] [--runs 5] [--skip-lpf] [--lpf-at S,L
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import resource
@@ -55,7 +56,9 @@ def _share(total, procs, index):
 
 def _worker(index, procs, tcp, udp, conns, ready_fd):
     """Open this worker's share of sockets, report, then wait to be killed."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Die with the spawner, whatever kills it.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held = []
     # Global numbering keeps ports unique: listener k binds port 10000 + k.
@@ -85,7 +88,7 @@ def _worker(index, procs, tcp, udp, conns, ready_fd):
         client = socket.socket(af, socket.SOCK_STREAM)
         client.connect((target, port))
         server = [s for s in held if s.getsockname()[1] == port][0]
-        peer, _ = server.accept()
+        peer = server.accept()[0]
         held.extend((client, peer))
     os.write(ready_fd, b'.')
     os.close(ready_fd)
@@ -94,7 +97,7 @@ def _worker(index, procs, tcp, udp, conns, ready_fd):
 
 def spawn_main(procs, tcp, udp, conns):
     """Fork the workers, print 'ready' once all are up, kill them when stdin closes."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     read_fd, write_fd = os.pipe()
     children = []
@@ -108,6 +111,7 @@ def spawn_main(procs, tcp, udp, conns):
                 os._exit(1)
         children.append(pid)
     os.close(write_fd)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
     got = 0
     while got < procs:
         chunk = os.read(read_fd, 4096)
@@ -140,6 +144,10 @@ def _env():
     env['ANSIBLE_LOCALHOST_WARNING'] = 'False'
     env['ANSIBLE_INVENTORY_UNPARSED_WARNING'] = 'False'
     env['PATH'] = VENV_BIN + ':' + env.get('PATH', '')
+    # Results are not printed (as in a playbook that registers them): the default ad-hoc
+    # callback would spend seconds pretty-printing megabytes of JSON to the terminal.
+    env['ANSIBLE_LOAD_CALLBACK_PLUGINS'] = '1'
+    env['ANSIBLE_STDOUT_CALLBACK'] = 'community.general.null'
     return env
 
 
@@ -171,7 +179,7 @@ def timed(argv, env, runs=1, timeout=None):
     """Median wall time of argv; returns (seconds, stdout of the last run)."""
     times = []
     out = b''
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout, check=False)
         times.append(time.perf_counter() - start)
@@ -196,10 +204,10 @@ def run_scenario(name, args, env):
         if not line.startswith('ready %d' % procs):
             raise RuntimeError('workers did not start: %r' % line)
 
-        _t, out = timed(in_ns(ns, [PY, '-c', INPROC, str(args.runs)]), env)
+        out = timed(in_ns(ns, [PY, '-c', INPROC, str(args.runs)]), env)[1]
         res = json.loads(out)
         row.update(gather_s=res['median'], found=res['count'], unattributed=res['unattributed'], collector=res['collector'])
-        _t, out = timed(in_ns(ns, [PY, '-c', RSS]), env)
+        out = timed(in_ns(ns, [PY, '-c', RSS]), env)[1]
         row['rss_mb'] = json.loads(out)['peak_kb'] / 1024.0
 
         row['ss_s'], out = timed(in_ns(ns, ['ss', '-tulpnH']), env, runs=args.runs)
@@ -207,13 +215,13 @@ def run_scenario(name, args, env):
 
         module = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
                   '-e', 'ansible_python_interpreter=%s' % PY, '-m', 'hostsec.ports.listening_ports_info']
-        row['module_s'], _out = timed(in_ns(ns, module), env, runs=max(1, min(3, args.runs)))
+        row['module_s'] = timed(in_ns(ns, module), env, runs=max(1, min(3, args.runs)))[0]
 
         lpf_at = [] if args.skip_lpf else args.lpf_at
         if name in lpf_at:
             lpf = module[:-1] + ['community.general.listen_ports_facts']
             try:
-                row['lpf_s'], _out = timed(in_ns(ns, lpf), env, timeout=600)
+                row['lpf_s'] = timed(in_ns(ns, lpf), env, timeout=600)[0]
             except subprocess.TimeoutExpired:
                 row['lpf_s'] = '>600'
     finally:
@@ -250,6 +258,25 @@ def table(rows):
     return '\n'.join(lines)
 
 
+SECTION = """## Gathering
+
+Command: `%s` (root: it creates and removes one network namespace per scenario; `--skip-lpf`,
+`--lpf-at S,L`, `--scenarios S,L` and `--runs N` shorten it). Kernel %s, 2 cores shared with other jobs.
+Targets: `gather()` <= 1.2x `ss -tulpnH` at L and <= 0.5x at X; peak RSS <= 40 MB at X; the whole module
+>= 100x faster than community.general.listen_ports_facts (LPF) at L.
+
+- `gather()`: in-process median of %d runs (warm), default options (TCP+UDP, IPv4+IPv6, netlink).
+- peak RSS: `ru_maxrss` of a fresh interpreter that imports the collector and gathers once.
+- module via ansible: `ansible localhost -c local -m hostsec.ports.listening_ports_info` run inside the
+  namespace, stdout callback `community.general.null` (the time is the run, not the printing of megabytes of
+  result); median of up to 3 runs. LPF is timed the same way, once.
+
+%s
+
+Load average at the end of the run: %s. On this shared machine ratios move by about +-0.1 between runs.
+"""
+
+
 def write_section(path, text):
     """Replace (or append) the '## Gathering' section of path, leaving other sections alone."""
     try:
@@ -262,7 +289,7 @@ def write_section(path, text):
         doc = doc.rstrip('\n') + '\n\n' + text + '\n'
     else:
         end = doc.find('\n## ', start + 1)
-        doc = doc[:start + 1] + text + ('\n' + doc[end:] if end != -1 else '\n')
+        doc = doc[:start + 1] + text.rstrip('\n') + ('\n' + doc[end:] if end != -1 else '\n')
     with open(path, 'w') as handle:
         handle.write(doc)
 
@@ -291,10 +318,10 @@ def main():
     text = table(rows)
     print(text)
     if args.write:
-        command = 'python benchmarks/gather_bench.py ' + ' '.join(shlex.quote(a) for a in sys.argv[1:])
-        write_section(args.write, '## Gathering\n\nMade by `%s` (2 shared cores, Debian 12, kernel %s). '
-                      'Each scenario runs in its own network namespace; timings are medians of %d runs '
-                      '(module: up to 3).\n\n%s\n' % (command.strip(), os.uname().release, args.runs, text))
+        python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT + os.sep) else sys.executable
+        command = '%s benchmarks/gather_bench.py %s' % (python, ' '.join(shlex.quote(a) for a in sys.argv[1:]))
+        write_section(args.write, SECTION % (command.strip(), os.uname().release, args.runs, text,
+                                             ' '.join('%.2f' % v for v in os.getloadavg())))
     return 0
 
 

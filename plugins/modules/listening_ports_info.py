@@ -26,7 +26,7 @@ description:
   - Also sets C(ansible_facts.tcp_listen) and C(ansible_facts.udp_listen) in the format of
     M(community.general.listen_ports_facts), so playbooks written for it keep working.
 author:
-  - hostsec.ports maintainers
+  - hostsec.ports maintainers (@hostsec)
 extends_documentation_fragment:
   - hostsec.ports._attributes
   - hostsec.ports._attributes.INFO_MODULE
@@ -297,7 +297,7 @@ ansible_facts:
           stime: "Sat Nov 21 16:57:01 2026"
           user: root
     udp_listen:
-      description: UDP listeners, same fields as O(ansible_facts.tcp_listen).
+      description: UDP listeners, same fields as RV(ansible_facts.tcp_listen).
       returned: always
       type: list
       elements: dict
@@ -311,12 +311,17 @@ ansible_facts:
           user: _chrony
 '''
 
+import gc
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import GatherError, gather
 
 
 def main():
+    # The result can hold hundreds of thousands of values, and exit_json copies all of them
+    # (no_log scrubbing, JSON); they hold no cycles, so the cyclic GC would only slow this short-lived run.
+    gc.disable()
     module = AnsibleModule(
         argument_spec=dict(
             protocols=dict(type='list', elements='str', choices=['tcp', 'udp'], default=['tcp', 'udp']),

@@ -14,6 +14,7 @@ collector can read the socket tables, GatherError says why.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 
@@ -21,7 +22,6 @@ from . import netlink, owners, procfs, systemd
 from .schema import classify, compat_facts, make_listener, sort_key
 
 COLLECTORS = ('auto', 'netlink', 'procfs')
-AF_NAME = {socket.AF_INET: 'ipv4', socket.AF_INET6: 'ipv6'}
 
 
 class GatherError(Exception):
@@ -89,6 +89,17 @@ def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback
     ``runner`` runs a command (argv list) and returns (rc, stdout, stderr); the
     module passes its run_command, tests and benchmarks use the default.
     """
+    # Tens of thousands of acyclic records: the cyclic GC would rescan them all for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _gather(protocols, families, include_loopback, collector, runner)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _gather(protocols, families, include_loopback, collector, runner):
     protocols = _choices('protocols', protocols, ('tcp', 'udp'))
     families = _choices('families', families, ('ipv4', 'ipv6'))
     if collector not in COLLECTORS:
@@ -103,26 +114,27 @@ def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback
         default_v6only = procfs.read_int('/proc/sys/net/ipv6/bindv6only', 0) == 1
 
     # Resolve addresses first so loopback can be dropped before the costly owner pass.
+    # Records are replaced in place and address strings shared: at tens of thousands of
+    # sockets the peak memory is these lists.
     ntop = socket.inet_ntop
-    exposures = {}
+    addresses = {}
     names = {}
-    sockets = []
-    for protocol, family, rec in records:
+    for index, (protocol, family, rec) in enumerate(records):
         af, raw, port, ifindex, uid, inode, v6only = rec
-        address = ntop(af, raw)
-        key = (address, family)
-        exposure = exposures.get(key)
-        if exposure is None:
-            exposure = exposures[key] = classify(address, family)
-        if exposure == 'loopback' and not include_loopback:
+        address = addresses.get(raw)
+        if address is None:
+            address = addresses[raw] = ntop(af, raw)
+        if not include_loopback and classify(address, family) == 'loopback':
+            records[index] = None
             continue
         if family == 'ipv6' and v6only is None:
             v6only = default_v6only
-        sockets.append((protocol, family, address, port, netlink.ifname(ifindex, names), uid, inode, v6only))
+        records[index] = (protocol, family, address, port, netlink.ifname(ifindex, names), uid, inode, v6only)
+    sockets = [rec for rec in records if rec is not None] if not include_loopback else records
+    del records
 
     by_inode, denied = owners.socket_owners([s[6] for s in sockets])
-    pids = sorted({pid for pids in by_inode.values() for pid in pids})
-    procs = owners.processes(pids)
+    procs = owners.processes(sorted({pid for pids in by_inode.values() for pid in pids}))
 
     socket_units = {}
     if any(1 in by_inode.get(s[6], ()) for s in sockets) and 1 in procs:
@@ -172,7 +184,8 @@ def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback
             reason = ('this run is not privileged (uid %d) and sees only its own processes; run with '
                       'become: true for complete attribution' % os.geteuid())
         if denied:
-            reason += ' (%d processes\' fd tables were unreadable)' % denied
+            reason += ' (%d processes\' fd tables were unreadable%s)' % (
+                denied, '; root in a container needs CAP_SYS_PTRACE to read other users\' fd tables' if privileged else '')
         warnings.append('%d of %d listening sockets have no owning process: %s.' % (len(unowned), len(listeners), reason))
     if used == 'procfs' and any(lst['family'] == 'ipv6' and lst['exposure'] == 'wildcard' for lst in listeners):
         warnings.append('/proc/net does not show IPV6_V6ONLY per socket: dual_stack of IPv6 wildcard '
@@ -191,6 +204,3 @@ def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback
         'warnings': warnings,
         'ansible_facts': compat_facts(listeners),
     }
-
-
-__all__ = ['gather', 'GatherError', 'AF_NAME']

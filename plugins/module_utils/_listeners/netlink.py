@@ -38,10 +38,9 @@ AF = {'ipv4': socket.AF_INET, 'ipv6': socket.AF_INET6}
 _NLMSGHDR = struct.Struct('=IHHII')
 # inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (48 bytes, zero = any).
 _REQ = struct.Struct('=BBBxI48x')
-# inet_diag_msg: family, state, timer, retrans, sport(be), dport(be), src[16], dst[16], if,
-# cookie[2], expires, rqueue, wqueue, uid, inode.
-_MSG = struct.Struct('=BBBB2H16s16sI8xIIIII')
-_MSG_PORTS = struct.Struct('>HH')
+# inet_diag_msg (72 bytes): family, state, timer, retrans, sport(be), dport(be), src[16], dst[16],
+# if, cookie[2], expires, rqueue, wqueue, uid, inode. Only the fields used are unpacked.
+_MSG = struct.Struct('=BB2x2s2x16s16xI8x12xII')
 _RTA = struct.Struct('=HH')
 
 RCVBUF = 1 << 20
@@ -85,10 +84,9 @@ def parse_messages(data, state=None):
             return records, True
         if mtype == SOCK_DIAG_BY_FAMILY and length >= hdr_size + msg_size:
             body = offset + hdr_size
-            family, sk_state, _t, _r, _sp, _dp, src, _dst, ifindex, _e, _rq, _wq, uid, inode = \
-                _MSG.unpack_from(view, body)
-            if state is None or sk_state == state:
-                sport = _MSG_PORTS.unpack_from(view, body + 4)[0]
+            if state is None or view[body + 1] == state:
+                family, _state, sport, src, ifindex, uid, inode = _MSG.unpack_from(view, body)
+                sport = sport[0] << 8 | sport[1]  # network byte order
                 v6only = None
                 if family == socket.AF_INET6:
                     attr = body + msg_size

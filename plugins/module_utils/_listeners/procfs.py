@@ -59,7 +59,7 @@ def parse_table(data, family, protocol):
         if len(fields) < 10 or fields[3] != want:
             continue
         local = fields[1]
-        addr, _, port = local.partition(b':')
+        addr, port = local.split(b':', 1)
         try:
             records.append((af, hex_address(addr), int(port, 16), 0, int(fields[7]), int(fields[9]), None))
         except ValueError as exc:

@@ -35,11 +35,10 @@ def split_listen(listen):
     """('address', port) from a LISTEN column like '[::]:7777' or '0.0.0.0:53', else None."""
     if listen.startswith('/') or listen.startswith('@') or ':' not in listen:
         return None  # AF_UNIX path, abstract socket, netlink, FIFO
-    host, _, port = listen.rpartition(':')
+    host, port = listen.rsplit(':', 1)
     if not port.isdigit():
         return None
-    address, _scope = split_scope(host)
-    return address, int(port)
+    return split_scope(host)[0], int(port)
 
 
 def parse_list_sockets(output):

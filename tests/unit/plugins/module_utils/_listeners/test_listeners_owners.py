@@ -1,0 +1,134 @@
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import owners
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+
+# /proc/PID/stat of a process whose comm holds spaces, parentheses and a newline.
+STAT = (b'4242 (my (evil)\n name) S 1 4242 4242 0 -1 4194560 1020 0 0 0 12 3 0 0 20 0 1 0 '
+        b'123456 16777216 1200 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n')
+
+
+@pytest.mark.parametrize('name, unit', [
+    ('cgroup_v2_service', 'hostsec-http.service'),
+    ('cgroup_hybrid_session', 'session-3.scope'),
+    ('cgroup_user_service', 'pipewire.service'),
+    ('cgroup_delegated', 'containerd.service'),
+    ('cgroup_hybrid_v1_only', 'ssh.service'),
+    ('cgroup_container_root', None),
+    ('cgroup_docker', None),
+    ('cgroup_podman_hybrid', 'hostsec-http.service'),  # recorded in the molecule container
+])
+def test_parse_unit(name, unit):
+    with open(os.path.join(FIXTURES, name), 'rb') as handle:
+        assert owners.parse_unit(handle.read()) == unit
+
+
+def test_parse_unit_init_scope_and_empty():
+    assert owners.parse_unit('0::/init.scope\n') == 'init.scope'
+    assert owners.parse_unit('') is None
+
+
+def test_parse_stat_hostile_comm():
+    comm, ticks, state = owners.parse_stat(STAT)
+    assert comm == b'my (evil)\n name'
+    assert ticks == 123456 and state == 'S'
+
+
+def test_parse_status_uid_effective():
+    status = b'Name:\tx\nUmask:\t0022\nState:\tS\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n'
+    assert owners.parse_status_uid(status) == 0
+    assert owners.parse_status_uid(b'Name:\tx\n') is None
+
+
+def test_text_is_json_safe():
+    value = owners.text(b'caf\xc3\xa9 \xff\xfe\nx')
+    assert value == 'caf\u00e9 \\xff\\xfe\nx'
+    assert json.loads(json.dumps(value)) == value
+
+
+def test_full_name_repairs_comm_cut():
+    assert owners.full_name(b'systemd-resolve', b'/usr/lib/systemd/systemd-resolved', []) == b'systemd-resolved'
+    assert owners.full_name(b'my-very-long-da', None, [b'/opt/bin/my-very-long-daemon-name', b'-f']) \
+        == b'my-very-long-daemon-name'
+    assert owners.full_name(b'my-very-long-da', b'/opt/my-very-long-daemon (deleted)', []) == b'my-very-long-daemon'
+    # A name set with prctl that matches nothing stays as the kernel has it.
+    assert owners.full_name(b'worker: idle ab', b'/usr/bin/python3.11', [b'python3']) == b'worker: idle ab'
+    assert owners.full_name(b'sshd', b'/usr/sbin/sshd', [b'sshd: /usr/sbin/sshd -D']) == b'sshd'
+
+
+def test_parse_cmdline():
+    assert owners.parse_cmdline(b'python3\0-m\0http.server\0') == [b'python3', b'-m', b'http.server']
+    assert owners.parse_cmdline(b'') == []
+    assert owners.parse_cmdline(b'sshd: root [priv]') == [b'sshd: root [priv]']
+
+
+def fake_proc(root, pid, links, stat=STAT, cgroup=b'0::/system.slice/x.service\n'):
+    """A /proc/PID tree on disk with real symlinks, shaped like procfs."""
+    base = root / str(pid)
+    (base / 'fd').mkdir(parents=True)
+    for fd, target in links.items():
+        os.symlink(target, str(base / 'fd' / str(fd)))
+    (base / 'stat').write_bytes(stat)
+    (base / 'cmdline').write_bytes(b'/opt/bin/my (evil)\n name\0--flag\0\xff\0')
+    (base / 'status').write_bytes(b'Name:\tx\nUid:\t0\t0\t0\t0\n')
+    (base / 'cgroup').write_bytes(cgroup)
+    return base
+
+
+def _tree(tmp_path):
+    fake_proc(tmp_path, 10, {0: '/dev/null', 3: 'socket:[111]', 4: 'socket:[222]', 5: 'pipe:[9]', 6: 'socket:[111]'})
+    fake_proc(tmp_path, 11, {3: 'socket:[111]', 4: 'socket:[999]'})
+    fake_proc(tmp_path, 12, {3: 'socket:[999]'})
+    (tmp_path / 'self').mkdir()
+    (tmp_path / 'sys').mkdir()
+
+
+@pytest.mark.parametrize('threaded_above', [400, 0])
+def test_socket_owners_on_tree(tmp_path, monkeypatch, threaded_above):
+    # Both the single pass and the two-thread pass (used above THREADED_ABOVE processes).
+    monkeypatch.setattr(owners, 'THREADED_ABOVE', threaded_above)
+    _tree(tmp_path)
+    found, denied = owners.socket_owners([111, 222, 333, 0], proc=str(tmp_path))
+    assert found == {111: [10, 11], 222: [10]}
+    assert denied == 0
+
+
+def test_socket_owners_nothing_wanted(tmp_path):
+    assert owners.socket_owners([], proc=str(tmp_path)) == ({}, 0)
+
+
+def test_process_info_from_tree(tmp_path):
+    fake_proc(tmp_path, 4242, {})
+    ctx = owners.Context(proc=str(tmp_path))
+    ctx.btime, ctx.hz = 1700000000, 100
+    info = owners.process_info(4242, ctx)
+    assert info['pid'] == 4242
+    assert info['name'] == 'my (evil)\n name'
+    assert info['cmdline'] == '/opt/bin/my (evil)\n name --flag \\xff'
+    assert info['uid'] == 0 and info['user'] == 'root'
+    assert info['start_time'] == '2023-11-14T22:33:54Z'  # 1700000000 + 1234.56 s
+    assert info['unit'] == 'x.service' and info['services'] == ['x.service']
+    assert info['exe'] is None  # no exe link in the tree
+
+
+def test_process_info_vanished_and_zombie(tmp_path):
+    ctx = owners.Context(proc=str(tmp_path))
+    assert owners.process_info(777, ctx) is None
+    fake_proc(tmp_path, 778, {}, stat=STAT.replace(b') S ', b') Z '))
+    assert owners.process_info(778, ctx) is None
+    assert owners.processes([777, 778], ctx) == {}
+
+
+def test_context_reads_real_boot_time():
+    ctx = owners.Context()
+    assert ctx.btime and ctx.btime > 1e9
+    assert ctx.user(0) == 'root'
+    assert ctx.user(4000000) == '4000000'
