@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
+from ansible_collections.hostsec.ports.plugins.plugin_utils._kb.model import parse_ephemeral
 from ansible_collections.hostsec.ports.plugins.modules.port_audit import ARGUMENT_SPEC
 from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import parse_port_spec, parse_port_specs
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import engine, layering
@@ -44,20 +45,6 @@ def _text(warning):
     """Module warnings are plain strings before ansible-core 2.19 and WarningSummary objects since."""
     event = getattr(warning, 'event', None)
     return str(getattr(event, 'msg', warning)) if event is not None else str(warning)
-
-
-def _ephemeral(value):
-    if value is None:
-        return None
-    if isinstance(value, str) and '-' in value:
-        value = value.split('-', 1)
-    try:
-        low, high = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise AuditError('ephemeral_range: %r is not [low, high] or "low-high"' % (value,))
-    if not 0 <= low <= high <= 65535:
-        raise AuditError('ephemeral_range: %r is outside 0-65535 or reversed' % (value,))
-    return low, high
 
 
 class ActionModule(ActionBase):
@@ -103,7 +90,7 @@ class ActionModule(ActionBase):
         for warning in policy.warnings:
             display.warning(warning)
         protect = self._protect(args, task_vars)
-        ephemeral = _ephemeral(args['ephemeral_range'])
+        ephemeral = parse_ephemeral(args['ephemeral_range'])
 
         if args['listeners'] is not None:
             gathered = self._given(args['listeners'])
@@ -112,7 +99,7 @@ class ActionModule(ActionBase):
         gather_warnings = [_text(w) for w in gathered.pop('warnings', None) or ()]
         platform = gathered.get('platform') or ('windows' if self._is_windows(task_vars) else 'linux')
         if ephemeral is None and gathered.get('ephemeral_range'):
-            ephemeral = _ephemeral(gathered['ephemeral_range'])
+            ephemeral = parse_ephemeral(gathered['ephemeral_range'])
 
         listeners = gathered['listeners']
         outcome = engine.evaluate(policy, listeners, kb=kb, protect=protect, today=today,
