@@ -15,8 +15,8 @@ left out on purpose: nobody auditing ports needs them.
 Each record also gets a ``kind`` so the KB need not re-read descriptions:
 
 - ``r`` (reserved): no service name and a description starting "Reserved";
-- ``u`` (unassigned): a description saying Unassigned, De-registered, Removed,
-  Deprecated or Decommissioned (the number is free again);
+- ``u`` (unassigned): a description starting Unassigned, De-registered, Removed,
+  Deprecated or (De-)Commissioned in any spelling (the number is free again);
 - ``a`` (assigned): everything else, including old nameless entries such as
   24 "any private mail system".
 """
@@ -36,7 +36,9 @@ FIELDS = ('service', 'protocol', 'description', 'low', 'high', 'kind', 'referenc
 KINDS = {'a': 'assigned', 'r': 'reserved', 'u': 'unassigned'}
 
 _NS = '{http://www.iana.org/assignments}'
-_FREED = re.compile(r'^\W*(unassigned|de-?registered|removed|deprecated|decomm?issioned)', re.I)
+# Registry spellings seen: Unassigned, De-registered/De-Registered, Removed, Deprecated,
+# Decomissioned and De-Commissioned (9006): all mean the number is free again.
+_FREED = re.compile(r'^\W*(unassigned|de-?registered|removed|deprecated|de-?comm?issioned)', re.I)
 _RESERVED = re.compile(r'^\W*reserved', re.I)
 
 

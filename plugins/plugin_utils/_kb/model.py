@@ -18,15 +18,18 @@ IANA status of (port, protocol), first rule that applies:
 1. ``assigned``: a record for this port and protocol (or a legacy record with
    no protocol, which covers every protocol) assigns it;
 2. ``reserved``: such a record says Reserved (0, and 2-3 since 2025-02-13);
-3. ``unassigned``: such a record says Unassigned, De-registered, Removed or
-   Deprecated, or the port is in the dynamic range (IANA never assigns there);
+3. ``unassigned``: such a record says Unassigned, De-registered, Removed,
+   Deprecated or (De-)Commissioned, or the port is in the dynamic range (IANA
+   never assigns there);
 4. ``no record``: IANA has nothing for this protocol on this port, though it
    may for another (716/tcp: IANA lists 716/udp only).
 
 Names: :meth:`KnowledgeBase.resolve` looks a name up as a curated profile
 first, then as an IANA service name (case-insensitive, RFC 6335). A service
 resolves to every protocol IANA assigns it (``https`` -> 443/tcp, 443/udp,
-443/sctp). Resolving a profile gives its ``ports`` and its ``optional`` ports:
+443/sctp), leaving out rows IANA marks de-registered or reserved unless the
+name has nothing else (``sua`` -> 14001/tcp and 14001/sctp, not the freed
+14001/udp). Resolving a profile gives its ``ports`` and its ``optional`` ports:
 everything it allows.
 
 Records returned by :meth:`KnowledgeBase.port` are fresh dicts with fresh
@@ -49,6 +52,10 @@ SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
 SECURITY_KINDS = ('plaintext', 'commonly_scanned', 'malware', 'unauthorized_use', 'default_credentials',
                   'amplification', 'exposure', 'legacy')
 CONFIDENCES = ('vendor-doc', 'third-party', 'community')
+# Order of uses on a port: ``common`` (the generic, most widespread use) first, then uses
+# without a prevalence, then ``niche`` ones; ties keep curated file order (files by name).
+PREVALENCES = ('common', 'niche')
+_PREV_RANK = {'common': 0, None: 1, 'niche': 2}
 RANGES = (('system', 0, 1023), ('user', 1024, 49151), ('dynamic', 49152, 65535))
 RANGE_WORDS = {'system': 'system range 0\u20131023', 'user': 'registered range 1024\u201349151',
                'dynamic': 'dynamic range 49152\u201365535'}
@@ -350,6 +357,7 @@ class KnowledgeBase:
                     notes[item['id']] = item
                 else:
                     names.add(item)
+            uses = tuple(sorted(uses, key=lambda u: _PREV_RANK.get(u.get('prevalence'), 1)))
             security = tuple(notes.values())
             related = tuple(sorted(rel, key=_spec_sort))
             profiles = tuple(sorted(names))
@@ -378,8 +386,11 @@ class KnowledgeBase:
     def service_specs(self, name):
         """Every (port range, protocol) IANA assigns to a service name, as PortSpecs."""
         rows = [self._rows[i] for i in self._service_index().get(str(name).strip().lower(), ())]
+        # a name keeps its de-registered rows (sua: 14001/udp) in the registry; those ports are free
+        # again, so they count only when the name has nothing else with a number
+        live = [row for row in rows if row[3] is not None and row[5] == 'a']
         specs = []
-        for row in rows:
+        for row in live or rows:
             if row[3] is None:
                 continue
             protos = (row[1],) if row[1] else ('tcp', 'udp')
@@ -511,6 +522,11 @@ def _first_sentence(text, limit=160):
     return sentence
 
 
+def _end(text):
+    """Close a sentence with a full stop unless it already ends in one (or in a truncating ellipsis)."""
+    return text if text.endswith(('.', '!', '?', '\u2026')) else text + '.'
+
+
 def _entry_label(entry):
     desc = entry['description']
     if entry['service'] and desc and desc.lower() != entry['service'].lower():
@@ -563,14 +579,16 @@ def explain_record(rec, listener=None):
     if uses:
         labels = [use_label(u) for u in uses[:3]]
         more = ' and %d more' % (len(uses) - 3) if len(uses) > 3 else ''
-        sentences.append('Known use%s: %s%s.' % ('s' if len(uses) > 1 else '', '; '.join(labels), more))
+        sentences.append(_end('Known use%s: %s%s' % ('s' if len(uses) > 1 else '', '; '.join(labels), more)))
     curated = [n for n in rec['security'] if n.get('confidence') != 'registry']
     if uses and status in ('unassigned', 'no record'):
         # nothing official claims the port, so the known users are the only innocent explanation
         sentences.append('On a host without such equipment, a listener here deserves investigation.')
     elif curated:
+        # the worst note on the port need not concern the use named above (8080: Tomcat, open proxy),
+        # so it is labelled as a risk of the port, not of that use
         note = max(curated, key=lambda n: _SEV_RANK.get(n.get('severity') or 'info', 0))
-        sentences.append(_first_sentence(note['text']))
+        sentences.append('Risk on this port: %s' % _end(_first_sentence(note['text'])))
     elif any(n['kind'] == 'unauthorized_use' for n in rec['security']):
         sentences.append('IANA records unauthorized use of this port.')
     return ' '.join(sentences)

@@ -19,7 +19,7 @@ import re
 from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import loader
 from ansible_collections.hostsec.ports.plugins.plugin_utils._kb.errors import KBError
 from ansible_collections.hostsec.ports.plugins.plugin_utils._kb.model import (
-    CONFIDENCES, SECURITY_KINDS, SEVERITIES, KnowledgeBase,
+    CONFIDENCES, PREVALENCES, SECURITY_KINDS, SEVERITIES, KnowledgeBase,
 )
 from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import looks_like_port_spec
 
@@ -30,7 +30,7 @@ URL = re.compile(r'^(https?://\S+|urn:\S+)$')
 
 FIELDS = {
     'uses': ({'id', 'ports', 'vendor', 'product', 'purpose', 'plaintext', 'sources', 'confidence'},
-             {'secure_alternative', 'related', 'check', 'notes'}),
+             {'secure_alternative', 'related', 'check', 'notes', 'prevalence'}),
     'security': ({'id', 'ports', 'kind', 'text', 'sources', 'confidence'},
                  {'severity', 'related'}),
     'profiles': ({'name', 'description', 'ports'},
@@ -76,6 +76,8 @@ def _check_entry(section, entry, errors):
                 errors.append('%s: %s: expected non-empty text, got %r' % (where, field, entry[field]))
         if entry.get('plaintext') not in (True, False, None):
             errors.append('%s: plaintext: %r is not true, false or null' % (where, entry['plaintext']))
+        if entry.get('prevalence') is not None and entry['prevalence'] not in PREVALENCES:
+            errors.append('%s: prevalence: %r is not one of %s' % (where, entry['prevalence'], ', '.join(PREVALENCES)))
     else:
         if entry.get('kind') not in SECURITY_KINDS:
             errors.append('%s: kind: %r is not one of %s' % (where, entry.get('kind'), ', '.join(SECURITY_KINDS)))

@@ -108,3 +108,20 @@ def test_tool_writes_then_checks(tmp_path):
 def test_tool_check_skips_without_input(tmp_path):
     res = run_tool(str(tmp_path / 'absent.xml'), '--output', str(tmp_path / 'x.json'), '--check')
     assert res.returncode == 0 and res.stdout.startswith('SKIP') and 'absent' in res.stdout
+
+
+@pytest.mark.parametrize('description, kind', [
+    ('De-Commissioned Port', 'u'),      # 9006: the hyphenated spelling was once imported as assigned
+    ('Decomissioned', 'u'),
+    ('Decommissioned', 'u'),
+    ('De-Registered', 'u'),
+    ('De-registered', 'u'),
+    ('(unassigned', 'u'),
+    ('Removed on 2006-05-25', 'u'),
+    ('Deprecated', 'u'),
+    ('Matter Commissionable Node Discovery', 'a'),   # freed words only count at the start
+    ('Thread Mesh Commissioning', 'a'),
+    ('RemoteWare Unassigned', 'a'),
+])
+def test_freed_wordings(description, kind):
+    assert iana._kind('x' if kind == 'a' else None, description) == kind

@@ -229,3 +229,43 @@ def test_get_kb_is_cached_per_directory(kb_dir):
     other = kb_dir.parent / 'other'
     shutil.copytree(kb_dir, other)
     assert get_kb(str(other)) is not get_kb(str(kb_dir))
+
+
+def _mini_kb(records, uses=()):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._kb.iana import FIELDS
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._kb.model import KnowledgeBase
+    return KnowledgeBase({'fields': list(FIELDS), 'records': records}, uses=uses)
+
+
+def test_service_specs_prefer_live_rows():
+    kb = _mini_kb([
+        ['sua', 'tcp', 'SUA', 14001, 14001, 'a'],
+        ['sua', 'udp', 'De-Registered', 14001, 14001, 'u'],
+        ['gone', 'tcp', 'De-registered', 7001, 7001, 'u'],   # nothing live: the freed row is all there is
+    ])
+    assert kb.service_specs('sua') == [PortSpec(14001, 14001, ('tcp',))]
+    assert kb.service_specs('gone') == [PortSpec(7001, 7001, ('tcp',))]
+
+
+def _use(ident, ports, purpose='Does things.', **extra):
+    use = {'id': ident, 'ports': ports, 'vendor': 'V', 'product': ident, 'purpose': purpose, 'plaintext': None}
+    use.update(extra)
+    return use
+
+
+def test_uses_ordered_by_prevalence_then_file_order():
+    kb = _mini_kb([['ssh', 'tcp', 'SSH', 22, 22, 'a']], uses=[
+        _use('niche-ssh', ['22/tcp'], prevalence='niche'),
+        _use('plain-ssh', ['22/tcp']),
+        _use('range-ssh', ['20-30/tcp']),
+        _use('generic-ssh', ['22/tcp'], prevalence='common'),
+    ])
+    assert [u['id'] for u in kb.port(22, 'tcp')['uses']] == ['generic-ssh', 'plain-ssh', 'range-ssh', 'niche-ssh']
+    assert kb.explain({'port': 22, 'protocol': 'tcp'}).count('Known uses: V generic-ssh: Does things; V plain-ssh')
+
+
+def test_truncated_use_label_gets_no_extra_full_stop():
+    long = ' '.join(['word'] * 40) + '.'
+    kb = _mini_kb([], uses=[_use('long', ['11500/tcp'], purpose=long)])
+    text = kb.explain({'port': 11500, 'protocol': 'tcp'})
+    assert '\u2026 On a host without such equipment' in text and '\u2026.' not in text

@@ -51,3 +51,57 @@ def test_deassigned_ports_2_and_3():
     assert kb.port(716, 'udp')['iana'][0]['service'] == 'pana'
     assert kb.port(11500, 'tcp')['iana_status'] == 'unassigned'
     assert [e['service'] for e in kb.port(3011, 'tcp')['iana']] == ['trusted-web']
+
+
+def test_decommissioned_9006_is_free():
+    kb = get_kb()
+    assert kb.port(9006, 'tcp')['iana_status'] == 'unassigned'
+    assert kb.explain({'port': 9006, 'protocol': 'tcp'}) == \
+        '9006/tcp is not assigned by IANA (registered range 1024\u201349151).'
+
+
+def test_service_name_skips_deregistered_rows():
+    # sua: 14001/udp is De-Registered, tcp and sctp are still assigned
+    assert [str(s) for s in get_kb().resolve('sua')] == ['14001/sctp', '14001/tcp']
+
+
+def test_sshd_is_explained_as_openssh_first():
+    kb = get_kb()
+    uses = [u['id'] for u in kb.port(22, 'tcp')['uses']]
+    assert uses[0] == 'openssh-server' and 'citrix-ha-file-sync-ssh' in uses
+    text = kb.explain({'port': 22, 'protocol': 'tcp', 'processes': [{'name': 'sshd'}]})
+    assert 'Known uses: OpenSSH (OpenBSD project) sshd: Encrypted remote shell' in text
+    assert text.index('OpenSSH') < text.index('Citrix')
+
+
+def test_3011_is_not_called_unassigned():
+    kb = get_kb()
+    assert 'unassigned-registered-contested' not in [n['id'] for n in kb.port(3011, 'tcp')['security']]
+    assert 'unassigned-registered-contested' in [n['id'] for n in kb.port(11500, 'tcp')['security']]
+
+
+def test_31337_back_orifice_on_udp_only():
+    kb = get_kb()
+    udp, tcp = kb.port(31337, 'udp'), kb.port(31337, 'tcp')
+    assert 'back-orifice' in [u['id'] for u in udp['uses']]
+    assert 'back-orifice' not in [u['id'] for u in tcp['uses']]
+    assert kb.security_flags(31337, 'udp').severity == 'high'
+    flags = kb.security_flags(31337, 'tcp')
+    assert 'malware' not in flags and flags.severity == 'low'
+    assert 'NodePort' in kb.explain({'port': 31337, 'protocol': 'tcp'})
+    assert 'back-orifice-2000' in [u['id'] for u in kb.port(54320, 'tcp')['uses']]
+
+
+def test_explanations_have_no_double_punctuation():
+    kb = get_kb()
+    text = kb.explain({'port': 11500, 'protocol': 'tcp'})
+    assert '\u2026.' not in text and '\u2026 On a host' in text
+    for port, proto in ((22, 'tcp'), (8080, 'tcp'), (3011, 'tcp'), (31337, 'tcp'), (4444, 'tcp'), (23, 'tcp')):
+        text = kb.explain({'port': port, 'protocol': proto})
+        assert '\u2026.' not in text and '..' not in text, text
+
+
+def test_risk_sentence_is_labelled_as_the_port_s():
+    # 8080: the listed use is the generic http-alt one, the worst note (open proxy) concerns the port
+    text = get_kb().explain({'port': 8080, 'protocol': 'tcp'})
+    assert 'Risk on this port: A forward proxy' in text

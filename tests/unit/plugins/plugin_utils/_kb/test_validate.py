@@ -51,6 +51,7 @@ GOOD_USE = ("  - id: {id}\n    ports: [7000/tcp]\n    vendor: V\n    product: P\
     ('uses:\n' + GOOD_USE.format(id='x').replace('plaintext: false', 'plaintext: maybe'),
      "plaintext: 'maybe' is not true, false or null"),
     ('uses:\n' + GOOD_USE.format(id='x') + '    colour: red\n', 'colour: unknown field'),
+    ('uses:\n' + GOOD_USE.format(id='x') + '    prevalence: often\n', "prevalence: 'often' is not one of common, niche"),
     ('uses:\n' + GOOD_USE.format(id='x').replace('    product: P\n', ''), 'uses[0] (id x): product: missing'),
     ('security:\n  - {id: s, ports: [1/tcp], kind: scary, text: t, sources: [{title: T, url: "https://a.b"}],'
      ' confidence: community}\n', "kind: 'scary' is not one of plaintext"),
