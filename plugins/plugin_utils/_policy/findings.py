@@ -62,9 +62,9 @@ def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
                  explanation='', action='none', action_reason='', protected=False, missing_key=None):
     unit = owning_unit(listener)
     if action == 'stop' and unit is None:
-        # Nothing to stop by name: fall back to the firewall so the finding can still be closed.
-        action = 'block'
-        action_reason += '; no owning unit is known, so the port is blocked instead of stopped'
+        # Only units are stopped, never a PID: the finding stays unremediated and says why
+        # (a firewall block instead would be a remediation nobody asked for).
+        action_reason += '; not remediated: no owning systemd unit or service is known, and a process is never killed by PID'
     if listener is not None:
         fid = finding_id(kind, listener['protocol'], listener['family'], listener['address'], listener['port'])
     else:

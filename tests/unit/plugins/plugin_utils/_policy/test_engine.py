@@ -194,9 +194,10 @@ def test_rule_severity_and_action_override(mk, kb):
     [f] = run(policy, [mk.lst('tcp', '0.0.0.0', 3389, mk.proc(8, 'xrdp', unit='xrdp.service'))], kb)['findings']
     assert f['severity'] == 'critical'
     assert f['remediation']['action'] == 'stop' and f['remediation']['unit'] == 'xrdp.service'
-    # stop without a unit falls back to block.
+    # stop without a unit is never turned into a kill or a block: the finding says why.
     [f] = run(policy, [mk.lst('tcp', '0.0.0.0', 3389)], kb)['findings']
-    assert f['remediation']['action'] == 'block' and 'blocked instead of stopped' in f['remediation']['reason']
+    assert f['remediation']['action'] == 'stop' and f['remediation']['unit'] is None
+    assert 'never killed by PID' in f['remediation']['reason']
 
 
 def test_owning_unit_choice():
