@@ -209,12 +209,17 @@ listeners:
           sample: "2026-11-21T16:57:01Z"
         unit:
           description:
-            - systemd unit from the process's cgroup (C(ssh.service), C(session-3.scope)); for systemd (PID 1)
-              holding a socket-activated listener, the C(.socket) unit that owns that listener. V(null) outside systemd.
+            - System manager unit from the process's cgroup (C(ssh.service), C(session-3.scope)), that is the first unit below
+              the slices, never a cgroup a service or user created inside its own sub-tree. For systemd (PID 1)
+              holding a socket-activated listener, the C(.socket) unit that owns that listener (an active unit).
+            - V(null) outside systemd, and for processes of a user's own systemd instance (under C(user@UID.service)).
           type: str
           sample: ssh.service
         services:
-          description: The unit as a list (empty when there is none).
+          description:
+            - The unit as a list (empty when there is none).
+            - A process of a user's systemd instance lists its user unit as C(NAME (user@UID)), for example
+              C(pipewire.service (user@1000)); this is no system unit name and is never a unit to stop.
           type: list
           elements: str
           sample: [ssh.service]

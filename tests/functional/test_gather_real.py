@@ -246,3 +246,37 @@ def test_unprivileged_user_sees_every_socket(child):
         found = find(result, protocol, family, address, port)
         assert len(found) == 1 and found[0]['processes'] == [], key
     assert find(result, 'tcp', 'ipv6', '::', child['tcp6_dual'][3])[0]['dual_stack'] is True
+
+
+PID1_SCRIPT = r'''
+import json, os, socket
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
+calls = []
+def runner(argv):
+    calls.append(argv)
+    return 1, '', 'System has not been booted with systemd as init system (PID 1). Can\'t operate.'
+sock = socket.socket()
+sock.bind(('127.0.0.1', 0))
+sock.listen()
+port = sock.getsockname()[1]
+result = gather(protocols=['tcp'], families=['ipv4'], runner=runner)
+mine = [l for l in result['listeners'] if l['port'] == port]
+print(json.dumps({'pid': os.getpid(), 'calls': calls, 'warnings': result['warnings'], 'mine': mine}))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which('unshare') is None, reason='needs root and unshare')
+@pytest.mark.skipif(os.path.isdir('/run/systemd/system'), reason='systemd runs this host: PID 1 of a new namespace still sees it')
+def test_pid1_without_systemd_asks_no_systemctl():
+    # Like a container whose PID 1 is the application (or tini): the listener is PID 1's,
+    # but no systemd manages it, so systemctl must not run and no warning is raised.
+    proc = subprocess.run(['unshare', '--pid', '--fork', '--mount-proc', 'env', 'PYTHONPATH=' + COLLECTIONS,
+                           'PYTHONDONTWRITEBYTECODE=1', SYSTEM_PYTHON, '-c', PID1_SCRIPT],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                          cwd='/', check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out['pid'] == 1
+    assert len(out['mine']) == 1 and [p['pid'] for p in out['mine'][0]['processes']] == [1]
+    assert out['calls'] == []
+    assert not any('socket units' in w for w in out['warnings']), out['warnings']

@@ -55,8 +55,11 @@ def netns_inode(proc=owners.PROC):
 def collect(protocols, families, collector, warnings):
     """(records, collector used) from the requested collector, falling back when 'auto'."""
     if collector in ('auto', 'netlink'):
+        notes = []  # kept only if netlink is what ends up used
         try:
-            return netlink.collect(protocols, families), 'netlink'
+            records = netlink.collect(protocols, families, notes)
+            warnings.extend(notes)
+            return records, 'netlink'
         except netlink.NetlinkError as exc:
             if collector == 'netlink':
                 raise GatherError('collector=netlink: %s' % exc.strerror)
@@ -137,7 +140,9 @@ def _gather(protocols, families, include_loopback, collector, runner):
     procs = owners.processes(sorted({pid for pids in by_inode.values() for pid in pids}))
 
     socket_units = {}
-    if any(1 in by_inode.get(s[6], ()) for s in sockets) and 1 in procs:
+    # PID 1 may be tini or the application itself in a container: ask systemctl only when
+    # systemd runs this host, and test that the way systemd does (sd_booted()).
+    if any(1 in by_inode.get(s[6], ()) for s in sockets) and 1 in procs and os.path.isdir(systemd.BOOTED):
         socket_units, error = systemd.list_sockets(runner)
         if error:
             warnings.append('socket units of PID 1 are unknown: %s' % error)

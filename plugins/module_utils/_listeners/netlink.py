@@ -24,6 +24,8 @@ NLM_F_REQUEST = 0x1
 NLM_F_DUMP = 0x300
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
+# The kernel's tables changed during the dump: it may have missed or repeated sockets.
+NLM_F_DUMP_INTR = 0x10
 
 INET_DIAG_SKV6ONLY = 11
 
@@ -60,10 +62,11 @@ def build_request(family, protocol, seq=1):
 def parse_messages(data, state=None):
     """Parse a buffer of netlink messages.
 
-    Returns (records, done): records are tuples
+    Returns (records, done, interrupted): records are tuples
     (family, address_bytes, port, ifindex, uid, inode, v6only) for sockets in
-    ``state`` (every state when None); done is True at NLMSG_DONE. An
-    NLMSG_ERROR raises NetlinkError.
+    ``state`` (every state when None); done is True at NLMSG_DONE; interrupted
+    is True when a message carries NLM_F_DUMP_INTR. An NLMSG_ERROR with an error,
+    an NLMSG_DONE carrying one, or a malformed message raises NetlinkError.
     """
     records = []
     view = memoryview(data)
@@ -71,17 +74,23 @@ def parse_messages(data, state=None):
     end = len(data)
     hdr_size = _NLMSGHDR.size
     msg_size = _MSG.size
+    interrupted = False
     while offset + hdr_size <= end:
-        length, mtype = _NLMSGHDR.unpack_from(view, offset)[:2]
+        length, mtype, flags = _NLMSGHDR.unpack_from(view, offset)[:3]
         if length < hdr_size or offset + length > end:
             raise NetlinkError(errno.EPROTO, 'truncated netlink message (length %d at %d)' % (length, offset))
+        if flags & NLM_F_DUMP_INTR:
+            interrupted = True
         if mtype == NLMSG_DONE:
-            return records, True
+            # The kernel puts the dump's final status after the header; an old one may omit it.
+            if length >= hdr_size + 4:
+                _raise_code(struct.unpack_from('=i', view, offset + hdr_size)[0])
+            return records, True, interrupted
         if mtype == NLMSG_ERROR:
-            code = struct.unpack_from('=i', view, offset + hdr_size)[0]
-            if code:
-                raise NetlinkError(-code, 'sock_diag: %s' % os.strerror(-code))
-            return records, True
+            if length < hdr_size + 4:
+                raise NetlinkError(errno.EPROTO, 'truncated netlink error message (length %d at %d)' % (length, offset))
+            _raise_code(struct.unpack_from('=i', view, offset + hdr_size)[0])
+            return records, True, interrupted
         if mtype == SOCK_DIAG_BY_FAMILY and length >= hdr_size + msg_size:
             body = offset + hdr_size
             if state is None or view[body + 1] == state:
@@ -104,11 +113,22 @@ def parse_messages(data, state=None):
                     address = src[:4]
                 records.append((family, address, sport, ifindex, uid, inode, v6only))
         offset += (length + 3) & ~3
-    return records, False
+    return records, False, interrupted
 
 
-def dump(family, protocol, sock=None):
-    """All listening (TCP) or unconnected (UDP) sockets of one family, as parsed records."""
+def _raise_code(code):
+    if code < 0:
+        raise NetlinkError(-code, 'sock_diag: %s' % os.strerror(-code))
+
+
+
+
+def dump(family, protocol, sock=None, warnings=None):
+    """All listening (TCP) or unconnected (UDP) sockets of one family, as parsed records.
+
+    A dump the kernel marks interrupted (sockets changed meanwhile) is run once more;
+    if that one is interrupted too its records are kept and ``warnings`` says so.
+    """
     own = sock is None
     if own:
         try:
@@ -120,26 +140,41 @@ def dump(family, protocol, sock=None):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         except OSError:
             pass
-        try:
-            sock.sendto(build_request(family, protocol), (0, 0))
-        except OSError as exc:
-            raise NetlinkError(exc.errno, 'sock_diag request failed: %s' % exc.strerror)
-        records = []
-        state = STATE_FOR[protocol]
-        while True:
-            try:
-                data = sock.recv(RCVBUF)
-            except OSError as exc:
-                raise NetlinkError(exc.errno, 'sock_diag receive failed: %s' % exc.strerror)
-            if not data:
-                raise NetlinkError(errno.EPROTO, 'sock_diag: the kernel closed the dump early')
-            chunk, done = parse_messages(data, state)
-            records.extend(chunk)
-            if done:
-                return records
+        records, interrupted = _dump_once(sock, family, protocol)
+        if interrupted:
+            records, interrupted = _dump_once(sock, family, protocol)
+        if interrupted:
+            records = list(dict.fromkeys(records))  # an interrupted dump may repeat a socket
+            if warnings is not None:
+                warnings.append('sock_diag: the %s %s dump was interrupted twice by sockets changing meanwhile; '
+                                'a listener opened or closed during the run may be missing' % (family, protocol))
+        return records
     finally:
         if own:
             sock.close()
+
+
+def _dump_once(sock, family, protocol):
+    """(records, interrupted) of one dump request, read to its end."""
+    try:
+        sock.sendto(build_request(family, protocol), (0, 0))
+    except OSError as exc:
+        raise NetlinkError(exc.errno, 'sock_diag request failed: %s' % exc.strerror)
+    records = []
+    interrupted = False
+    state = STATE_FOR[protocol]
+    while True:
+        try:
+            data = sock.recv(RCVBUF)
+        except OSError as exc:
+            raise NetlinkError(exc.errno, 'sock_diag receive failed: %s' % exc.strerror)
+        if not data:
+            raise NetlinkError(errno.EPROTO, 'sock_diag: the kernel closed the dump early')
+        chunk, done, chunk_interrupted = parse_messages(data, state)
+        records.extend(chunk)
+        interrupted = interrupted or chunk_interrupted
+        if done:
+            return records, interrupted
 
 
 def ifname(index, names=None):
@@ -157,7 +192,7 @@ def ifname(index, names=None):
     return name
 
 
-def collect(protocols, families):
+def collect(protocols, families, warnings=None):
     """Records for every requested (protocol, family): list of (protocol, family, record)."""
     out = []
     sock = None
@@ -168,7 +203,7 @@ def collect(protocols, families):
     try:
         for protocol in protocols:
             for family in families:
-                for rec in dump(family, protocol, sock):
+                for rec in dump(family, protocol, sock, warnings):
                     out.append((protocol, family, rec))
     finally:
         sock.close()

@@ -17,12 +17,15 @@ from __future__ import annotations
 import datetime
 import os
 import pwd
+import re
 import threading
 
 from .schema import make_process
 
 PROC = '/proc'
 COMM_MAX = 15  # TASK_COMM_LEN - 1: longer names are cut by the kernel
+# The per-user systemd instance: units below it are the user's own, never the system's.
+USER_MANAGER = re.compile(r'^user@(\d+)\.service$')
 UNIT_SUFFIXES = ('.service', '.scope', '.socket', '.mount', '.swap', '.device', '.target', '.timer')
 
 
@@ -131,13 +134,10 @@ def parse_status_uid(data):
     return None
 
 
-def parse_unit(data):
-    """systemd unit from /proc/PID/cgroup content (bytes or text), or None.
+def _cgroup_paths(data):
+    """systemd's candidate cgroup paths from /proc/PID/cgroup: unified ('0::') first, then name=systemd (v1).
 
-    The unified ('0::') path is tried first, then the name=systemd v1 path: on
-    hybrid hosts and in containers only one of them is systemd's. The deepest
-    path component that is a unit (not a slice) names it, so a delegated
-    sub-cgroup or a user manager's service still maps to its own unit.
+    On hybrid hosts and in containers only one of them is systemd's.
     """
     if isinstance(data, bytes):
         data = text(data)
@@ -150,12 +150,49 @@ def parse_unit(data):
             unified = parts[2]
         elif parts[1] == 'name=systemd':
             legacy = parts[2]
-    for path in (unified, legacy):
-        if path:
-            for part in reversed(path.strip().split('/')):
-                if part.endswith(UNIT_SUFFIXES):
-                    return part
+    return [path.strip() for path in (unified, legacy) if path]
+
+
+def _first_unit(parts):
+    """Index of the first unit in path components, skipping slices (as systemd's cg_path_get_unit), or None.
+
+    Only the first unit counts: whatever sits below it is that unit's own (delegated)
+    sub-tree, where its owner may name cgroups anything, 'postgresql.service' included.
+    Components before it that are neither slices nor units are a container's cgroup root.
+    """
+    for index, part in enumerate(parts):
+        if part.endswith(UNIT_SUFFIXES):
+            return index
     return None
+
+
+def cgroup_units(data):
+    """(unit, services) of a process from /proc/PID/cgroup content (bytes or text).
+
+    ``unit`` is the system manager's unit, or None. A process of a user manager
+    (under user@UID.service) has no system unit: its user unit is reported only in
+    ``services`` as 'NAME (user@UID)', a form that is not a valid unit name and
+    ends in no unit suffix, so nothing can take it for a system unit to stop.
+    """
+    for path in _cgroup_paths(data):
+        parts = [part for part in path.split('/') if part]
+        first = _first_unit(parts)
+        if first is None:
+            continue
+        unit = parts[first]
+        match = USER_MANAGER.match(unit)
+        if match is None:
+            return unit, [unit]
+        below = _first_unit(parts[first + 1:])
+        if below is None:
+            return None, []
+        return None, ['%s (user@%s)' % (parts[first + 1 + below], match.group(1))]
+    return None, []
+
+
+def parse_unit(data):
+    """The system manager's unit from /proc/PID/cgroup content, or None (see cgroup_units)."""
+    return cgroup_units(data)[0]
 
 
 def parse_cmdline(data):
@@ -255,9 +292,9 @@ def process_info(pid, ctx):
     except OSError:
         return None
     try:
-        unit = parse_unit(_read(base + 'cgroup'))
+        unit, services = cgroup_units(_read(base + 'cgroup'))
     except OSError:
-        unit = None
+        unit, services = None, []
     return make_process(
         pid=pid,
         name=text(full_name(comm, exe, argv)),
@@ -267,6 +304,7 @@ def process_info(pid, ctx):
         uid=uid,
         start_time=ctx.start_time(ticks),
         unit=unit,
+        services=services,
     )
 
 

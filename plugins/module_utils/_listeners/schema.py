@@ -36,6 +36,9 @@ longer name is restored from ``exe`` or ``argv[0]``); ``cmdline`` is the
 arguments joined by spaces, with bytes that are not UTF-8 written as ``\\xNN``;
 ``unit`` is the systemd unit (Linux) and ``services`` the systemd unit or the
 Windows services hosted by the process (a shared svchost lists all of them).
+A process of a user's own systemd manager has no system ``unit``; its user
+unit is listed in ``services`` as ``name.service (user@UID)``, a form that is
+never a valid unit name, so nothing can mistake it for a system unit.
 """
 
 from __future__ import annotations

@@ -18,8 +18,12 @@ import subprocess
 
 from .schema import split_scope
 
+# Exists exactly when systemd is the running init (what sd_booted() tests).
+BOOTED = '/run/systemd/system'
 SYSTEMCTL_PATHS = ('/usr/bin/systemctl', '/bin/systemctl', '/usr/sbin/systemctl', '/sbin/systemctl')
-COMMAND = ['list-sockets', '--all', '--no-legend', '--no-pager', '--show-types']
+# Only active units: --all would add inactive and failed .socket units that list the same
+# address (a unit that lost the bind to another one fails), and lookup() might name one of them.
+COMMAND = ['list-sockets', '--state=active', '--no-legend', '--no-pager', '--show-types']
 TYPES = {'stream': 'tcp', 'datagram': 'udp'}
 WILDCARDS = ('*', '0.0.0.0', '::')
 

@@ -19,7 +19,7 @@ STAT = (b'4242 (my (evil)\n name) S 1 4242 4242 0 -1 4194560 1020 0 0 0 12 3 0 0
 @pytest.mark.parametrize('name, unit', [
     ('cgroup_v2_service', 'hostsec-http.service'),
     ('cgroup_hybrid_session', 'session-3.scope'),
-    ('cgroup_user_service', 'pipewire.service'),
+    ('cgroup_user_service', None),  # a user manager's unit is never a system unit
     ('cgroup_delegated', 'containerd.service'),
     ('cgroup_hybrid_v1_only', 'ssh.service'),
     ('cgroup_container_root', None),
@@ -34,6 +34,38 @@ def test_parse_unit(name, unit):
 def test_parse_unit_init_scope_and_empty():
     assert owners.parse_unit('0::/init.scope\n') == 'init.scope'
     assert owners.parse_unit('') is None
+
+
+@pytest.mark.parametrize('cgroup, unit, services', [
+    # A user names cgroups freely below user@UID.service: a system unit's name there is not that unit.
+    ('0::/user.slice/user-1000.slice/user@1000.service/app.slice/postgresql.service\n',
+     None, ['postgresql.service (user@1000)']),
+    ('0::/user.slice/user-1000.slice/user@1000.service/app.slice/app.service/postgresql.service\n',
+     None, ['app.service (user@1000)']),
+    ('9:name=systemd:/user.slice/user-1000.slice/user@1000.service/sshd.service\n0::/\n',
+     None, ['sshd.service (user@1000)']),
+    # The user manager itself, and a process directly in user@UID.service.
+    ('0::/user.slice/user-1000.slice/user@1000.service/init.scope\n', None, ['init.scope (user@1000)']),
+    ('0::/user.slice/user-1000.slice/user@1000.service\n', None, []),
+    # A service's delegated sub-tree (docker, systemd-nspawn): its cgroup names are not units.
+    ('0::/system.slice/docker.service/nginx.service\n', 'docker.service', ['docker.service']),
+    ('0::/system.slice/hostsec-http.service/payload/ssh.socket\n', 'hostsec-http.service', ['hostsec-http.service']),
+    # Session scopes belong to the system manager.
+    ('0::/user.slice/user-1000.slice/session-3.scope\n', 'session-3.scope', ['session-3.scope']),
+    ('0::/machine.slice/machine-web.scope/system.slice/nginx.service\n', 'machine-web.scope', ['machine-web.scope']),
+])
+def test_cgroup_units_first_unit_wins(cgroup, unit, services):
+    assert owners.cgroup_units(cgroup) == (unit, services)
+    assert owners.parse_unit(cgroup) == unit
+
+
+def test_user_unit_form_is_no_system_unit_name():
+    # systemd unit names allow only [A-Za-z0-9:_.\\-] (plus one '@'), and the policy's
+    # owning_unit() stops only names ending in .service/.socket.
+    with open(os.path.join(FIXTURES, 'cgroup_user_service'), 'rb') as handle:
+        (name,) = owners.cgroup_units(handle.read())[1]
+    assert name == 'pipewire.service (user@1000)'
+    assert not name.endswith(owners.UNIT_SUFFIXES) and ' ' in name
 
 
 def test_parse_stat_hostile_comm():
@@ -117,6 +149,14 @@ def test_process_info_from_tree(tmp_path):
     assert info['start_time'] == '2023-11-14T22:33:54Z'  # 1700000000 + 1234.56 s
     assert info['unit'] == 'x.service' and info['services'] == ['x.service']
     assert info['exe'] is None  # no exe link in the tree
+
+
+def test_process_info_user_manager_has_no_system_unit(tmp_path):
+    cgroup = b'0::/user.slice/user-1000.slice/user@1000.service/app.slice/postgresql.service\n'
+    fake_proc(tmp_path, 4243, {}, cgroup=cgroup)
+    info = owners.process_info(4243, owners.Context(proc=str(tmp_path)))
+    assert info['unit'] is None
+    assert info['services'] == ['postgresql.service (user@1000)']
 
 
 def test_process_info_vanished_and_zombie(tmp_path):

@@ -67,4 +67,16 @@ def test_runner_gets_one_call_with_types():
     units, error = systemd.list_sockets(runner=runner)
     if systemd.find_systemctl() is not None:
         assert error is None and len(calls) == 1 and '--show-types' in calls[0]
+        # Only active units: an inactive or failed unit listing the same address must not be named.
+        assert '--state=active' in calls[0] and '--all' not in calls[0]
         assert ('tcp', '::', 7777) in units
+
+
+def test_active_listing_names_the_active_unit():
+    # Recorded on Debian 12 (systemd 252): a-inact.socket (inactive) and b-act.socket (active)
+    # both list 127.0.0.1:7001. With --all both appear (in an order that is no ranking);
+    # with --state=active only the one holding the socket does.
+    every = systemd.parse_list_sockets(fixture('systemctl_list_sockets_all_inactive.txt'))
+    assert sorted(systemd.lookup(every, 'tcp', '127.0.0.1', 7001)) == ['a-inact.socket', 'b-act.socket']
+    active = systemd.parse_list_sockets(fixture('systemctl_list_sockets_active.txt'))
+    assert systemd.lookup(active, 'tcp', '127.0.0.1', 7001) == ['b-act.socket']
