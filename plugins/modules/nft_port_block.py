@@ -14,12 +14,16 @@ version_added: 0.1.0
 description:
   - Converges the nftables table C(inet hostsec_ports) so that it drops inbound traffic to exactly the
     listed ports, for IPv4 and IPv6. A port left out of O(ports) loses its rule; a second run changes nothing.
+  - Only new connections are dropped (C(ct state new)); replies to the host's own outgoing traffic whose local port
+    is listed (ntpd from 123, a DHCP client on 68, ephemeral TCP ports) still arrive. A table of an older shape
+    without that match is rewritten.
   - The table has one C(input) hook chain with policy C(accept), so it only ever drops the listed ports;
     every other table, chain and rule on the host is left untouched, and C(/etc/nftables.conf) is never read or written.
   - Changes are loaded in one C(nft -f) transaction that deletes and re-adds the whole table, so the host never
     sees a half-written table.
   - With O(persist=true) the same table definition is written to O(persist_path) and loaded at boot by a
-    dedicated systemd unit (O(unit_path)), ordered after C(nftables.service) so a C(flush ruleset) there cannot wipe it.
+    dedicated systemd unit (O(unit_path)), ordered after C(nftables.service) so a C(flush ruleset) there cannot wipe it,
+    and restarted or reloaded along with C(nftables.service) (C(PartOf=), C(ReloadPropagatedFrom=)).
 author:
   - hostsec.ports maintainers (@hostsec)
 requirements:

@@ -28,6 +28,8 @@ ROOT = os.geteuid() == 0
 pytestmark = pytest.mark.skipif(not (NFT and IP and ROOT), reason='needs root, nft and ip')
 
 BIN = os.path.dirname(sys.executable)
+# The working tree, not an installed copy in ~/.ansible that may be stale.
+COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), '.build', 'collections')
 ADDR = '10.250.0.1'
 USER_TABLE = '''table inet user_table {
 \tchain forward {
@@ -38,9 +40,9 @@ USER_TABLE = '''table inet user_table {
 '''
 
 
-def sh(ns, *args, check=True, data=None):
+def sh(ns, *args, check=True, data=None, env=None):
     return subprocess.run([IP, 'netns', 'exec', ns] + list(args), input=data, capture_output=True,
-                          text=True, check=check)
+                          text=True, check=check, env=env)
 
 
 @pytest.fixture(scope='module')
@@ -88,7 +90,9 @@ def module(ns, args, check=False, diff=False, expect_fail=False):
         cmd.append('--check')
     if diff:
         cmd.append('--diff')
-    out = sh(ns, *cmd, check=False, data='')
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
+        p for p in (COLLECTIONS, os.environ.get('ANSIBLE_COLLECTIONS_PATH')) if p))
+    out = sh(ns, *cmd, check=False, data='', env=env)
     # The ad-hoc output is "localhost | CHANGED => {...}", after any diff.
     diff, body = out.stdout.split('localhost | ', 1)
     result = json.loads(body.split('=>', 1)[1])
@@ -98,10 +102,28 @@ def module(ns, args, check=False, diff=False, expect_fail=False):
     return result
 
 
-def can_connect(ns, addr, port):
+def can_connect(ns, addr, port, local_port=0):
     code = ('import socket,sys\n'
             's=socket.socket(); s.settimeout(0.5)\n'
-            'sys.exit(0 if s.connect_ex((%r, %d)) == 0 else 1)\n' % (addr, port))
+            's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n'
+            's.bind((%r, %d))\n'
+            'sys.exit(0 if s.connect_ex((%r, %d)) == 0 else 1)\n' % (addr, local_port, addr, port))
+    return sh(ns, sys.executable, '-c', code, check=False).returncode == 0
+
+
+def udp_round_trip(ns, addr, port, local_port):
+    """Send from local_port to an echo server on port; True when the reply arrives."""
+    code = ('import socket,sys,threading\n'
+            'srv=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); srv.bind((%r, %d))\n'
+            'def echo():\n'
+            '    data, peer = srv.recvfrom(64); srv.sendto(data, peer)\n'
+            'threading.Thread(target=echo, daemon=True).start()\n'
+            'c=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(0.5); c.bind((%r, %d))\n'
+            'c.sendto(b"ping", (%r, %d))\n'
+            'try:\n'
+            '    sys.exit(0 if c.recv(64) == b"ping" else 1)\n'
+            'except socket.timeout:\n'
+            '    sys.exit(1)\n' % (addr, port, addr, local_port, addr, port))
     return sh(ns, sys.executable, '-c', code, check=False).returncode == 0
 
 
@@ -176,6 +198,29 @@ def test_removed_port_loses_its_rule(ns, paths, listeners):
     with open(paths['persist_path']) as handle:
         assert 'elements = { 8082 }' in handle.read()
     assert user_table(ns) == USER_TABLE
+
+
+def test_replies_to_own_outgoing_traffic_pass(ns, paths, listeners):
+    # The host's own connections whose local port is blocked (ntpd from 123,
+    # an ephemeral TCP port) still get their replies: only new flows drop.
+    res = module(ns, dict(paths, ports=[{'port': 8081}, {'port': 40123}, {'port': 40124, 'protocol': 'udp'}]))
+    assert res['rules_changed']
+    assert 'ct state new tcp dport @tcp_ports counter drop' in owned(ns)
+    assert can_connect(ns, ADDR, 8082, local_port=40123)
+    assert udp_round_trip(ns, ADDR, 40125, local_port=40124)
+    assert not can_connect(ns, ADDR, 8081)
+    assert not udp_round_trip(ns, ADDR, 40124, local_port=40126)
+
+
+def test_old_shape_table_is_rewritten(ns, paths, listeners):
+    # A table written before the drops carried ct state new cut those replies.
+    old = owned(ns).replace('ct state new ', '')
+    sh(ns, NFT, '-f', '-', data='table inet hostsec_ports\ndelete table inet hostsec_ports\n' + old)
+    assert not can_connect(ns, ADDR, 8082, local_port=40123)
+    res = module(ns, dict(paths, ports=[{'port': 8081}, {'port': 40123}, {'port': 40124, 'protocol': 'udp'}]))
+    assert res['rules_changed'] and res['added'] == [] and res['removed'] == []
+    assert can_connect(ns, ADDR, 8082, local_port=40123)
+    assert not module(ns, dict(paths, ports=[{'port': 8081}, {'port': 40123}, {'port': 40124, 'protocol': 'udp'}]))['changed']
 
 
 def test_absent_removes_table_and_persistence(ns, paths, listeners):

@@ -15,13 +15,17 @@ The collection owns exactly ``table inet hostsec_ports`` and nothing else::
             type filter hook input priority filter - 10; policy accept;
             iif "lo" ip daddr 127.0.0.0/8 return
             iif "lo" ip6 daddr ::1 return
-            tcp dport @tcp_ports counter drop
-            udp dport @udp_ports counter drop
+            ct state new tcp dport @tcp_ports counter drop
+            ct state new udp dport @udp_ports counter drop
         }
     }
 
 The chain's policy is accept, so the table only ever drops the listed ports
-and every other table keeps deciding the rest. Loopback traffic to loopback
+and every other table keeps deciding the rest. Only new connections are
+dropped: replies to the host's own outgoing traffic whose local port happens
+to be listed (ntpd sending from 123, a DHCP client on 68, an ephemeral TCP
+port) are part of an established flow and pass, as ufw and firewalld let
+established traffic through before their port rules. Loopback traffic to loopback
 addresses is exempt (local clients of a blocked service keep working), while
 traffic to the host's own routable address is dropped even when the kernel
 routes it over ``lo``.
@@ -105,9 +109,16 @@ def _token(expr):
         return key
     if key == 'counter':
         return 'counter'
-    if key != 'match' or not isinstance(val, dict) or val.get('op') != '==':
+    if key != 'match' or not isinstance(val, dict):
         return '?'
-    left, right = val.get('left'), val.get('right')
+    left, right, op = val.get('left'), val.get('right'), val.get('op')
+    if isinstance(left, dict) and 'ct' in left and op == 'in':
+        # ct state is a bitmask, so nft prints the match with op "in".
+        if isinstance(right, list):
+            right = ','.join(sorted(str(r) for r in right))
+        return 'ct %s %s' % (left['ct'].get('key'), right)
+    if op != '==':
+        return '?'
     if isinstance(left, dict) and 'meta' in left:
         return '%s %s' % (left['meta'].get('key'), right)
     if isinstance(left, dict) and 'payload' in left:
@@ -121,7 +132,7 @@ def _token(expr):
 def _expected_rules(exempt_loopback):
     rules = [list(r) for r in _LOOPBACK_RULES] if exempt_loopback else []
     for proto in PROTOCOLS:
-        rules.append(['%s dport @%s' % (proto, SETS[proto]), 'counter', 'drop'])
+        rules.append(['ct state new', '%s dport @%s' % (proto, SETS[proto]), 'counter', 'drop'])
     return rules
 
 
@@ -213,7 +224,7 @@ def render(model):
         lines.append('\t\tiif "lo" ip daddr 127.0.0.0/8 return')
         lines.append('\t\tiif "lo" ip6 daddr ::1 return')
     for proto in PROTOCOLS:
-        lines.append('\t\t%s dport @%s counter drop' % (proto, SETS[proto]))
+        lines.append('\t\tct state new %s dport @%s counter drop' % (proto, SETS[proto]))
     lines.append('\t}')
     lines.append('}')
     return '\n'.join(lines) + '\n'
@@ -238,13 +249,17 @@ def persist_text(model):
 
 def unit_text(persist_path, nft='/usr/sbin/nft'):
     # After nftables.service: Debian's /etc/nftables.conf starts with
-    # "flush ruleset", which would wipe our table if it loaded later.
+    # "flush ruleset", which would wipe our table if it loaded later. For the
+    # same reason a restart or reload of nftables.service (which flushes the
+    # ruleset again) is propagated here, so the table comes straight back.
     return ('# Managed by %s (module hostsec.ports.nft_port_block); do not edit.\n'
             '[Unit]\n'
             'Description=hostsec.ports port blocks (nftables table %s %s)\n'
             'Documentation=https://example.invalid/hostsec/ports/docs/remediation.md\n'
             'DefaultDependencies=no\n'
             'After=local-fs.target nftables.service\n'
+            'PartOf=nftables.service\n'
+            'ReloadPropagatedFrom=nftables.service\n'
             'Before=network-pre.target shutdown.target\n'
             'Wants=network-pre.target\n'
             'Conflicts=shutdown.target\n'
@@ -254,9 +269,10 @@ def unit_text(persist_path, nft='/usr/sbin/nft'):
             'Type=oneshot\n'
             'RemainAfterExit=yes\n'
             'ExecStart=%s -f %s\n'
+            'ExecReload=%s -f %s\n'
             '\n'
             '[Install]\n'
-            'WantedBy=sysinit.target\n' % (OWNER, FAMILY, TABLE, persist_path, nft, persist_path))
+            'WantedBy=sysinit.target\n' % (OWNER, FAMILY, TABLE, persist_path, nft, persist_path, nft, persist_path))
 
 
 def describe(model):

@@ -7,6 +7,8 @@
 Fixtures: nft_owned_table.json is the table the module writes (22/tcp,
 8081/tcp, 53/udp); nft_tampered_table.json the same after
 ``nft add rule inet hostsec_ports input tcp dport 8082 drop``;
+nft_old_shape_table.json the table written before the drops carried
+``ct state new`` (it dropped replies to the host's own outgoing traffic);
 nft_foreign_layout.json a table of the same name with an interval set and
 another priority. The end-to-end behaviour is in tests/functional/test_nft_port_block.py.
 """
@@ -37,6 +39,26 @@ def test_extra_rule_marks_table_not_intact():
     model = nftables.parse_table(fixture('nft_tampered_table.json'))
     assert not model['intact']
     assert model != nftables.make_model(model['ports'])
+
+
+def test_old_shape_without_ct_state_is_rewritten():
+    # Same ports, but the drops lack ct state new: not ours, so the next apply rewrites it.
+    model = nftables.parse_table(fixture('nft_old_shape_table.json'))
+    assert model['ports'] == ((22, 'tcp'), (53, 'udp'), (8081, 'tcp'))
+    assert not model['intact']
+    assert model != nftables.make_model(model['ports'])
+
+
+def test_drops_match_only_new_connections():
+    text = nftables.render(nftables.make_model([(123, 'udp')]))
+    assert '\t\tct state new tcp dport @tcp_ports counter drop\n' in text
+    assert '\t\tct state new udp dport @udp_ports counter drop\n' in text
+    assert text.count(' dport @') == text.count('ct state new ') == 2
+
+
+def test_other_ct_states_are_not_ours():
+    doc = fixture('nft_owned_table.json').replace('"right": "new"', '"right": ["established", "new"]', 1)
+    assert not nftables.parse_table(doc)['intact']
 
 
 def test_foreign_layout_is_not_intact():
@@ -83,6 +105,9 @@ def test_unit_orders_after_nftables_service():
     assert 'After=local-fs.target nftables.service' in unit
     assert 'ExecStart=/usr/sbin/nft -f /etc/hostsec-ports/nftables.nft' in unit
     assert 'RemainAfterExit=yes' in unit
+    # systemctl restart/reload nftables flushes the ruleset: ours follows it.
+    assert 'PartOf=nftables.service' in unit and 'ReloadPropagatedFrom=nftables.service' in unit
+    assert 'ExecReload=/usr/sbin/nft -f /etc/hostsec-ports/nftables.nft' in unit
 
 
 class FakeHost(object):
@@ -140,6 +165,15 @@ def test_converge_same_ports_changes_nothing(tmp_path):
     host.loaded = []
     res = converge(host, want, tmp_path)
     assert not res['changed'] and host.loaded == []
+
+
+def test_converge_rewrites_old_shape_with_same_ports(tmp_path):
+    host = FakeHost(fixture('nft_old_shape_table.json'))
+    want = [{'port': 53, 'protocol': 'udp'}, {'port': 22, 'protocol': 'tcp'}, {'port': 8081, 'protocol': 'tcp'}]
+    res = converge(host, want, tmp_path)
+    assert res['rules_changed'] and res['added'] == [] and res['removed'] == []
+    (args, script), = host.loaded
+    assert 'ct state new tcp dport @tcp_ports counter drop' in script
 
 
 def test_converge_absent_on_absent_is_a_no_op(tmp_path):
