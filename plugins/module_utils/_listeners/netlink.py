@@ -121,8 +121,6 @@ def _raise_code(code):
         raise NetlinkError(-code, 'sock_diag: %s' % os.strerror(-code))
 
 
-
-
 def dump(family, protocol, sock=None, warnings=None):
     """All listening (TCP) or unconnected (UDP) sockets of one family, as parsed records.
 
