@@ -15,6 +15,20 @@ from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity imp
 KINDS = ('denied', 'unexpected', 'wrong_exposure', 'wrong_owner', 'expired', 'missing')
 
 
+# Programs that hold a published container port while the kernel DNATs the
+# traffic to the container: it crosses the forward path, never the host's input
+# filter, so a host firewall block would be reported as done yet change nothing.
+DNAT_FORWARDERS = ('docker-proxy', 'conmon', 'kube-proxy')
+
+
+def dnat_forwarder(listener):
+    """The name of the container port forwarder that holds this listener, or None."""
+    for proc in (listener or {}).get('processes') or ():
+        if proc.get('name') in DNAT_FORWARDERS:
+            return proc['name']
+    return None
+
+
 def finding_id(kind, protocol, family, address, port):
     """Stable across runs: the same problem on the same socket keeps its id."""
     text = '|'.join(str(x) for x in (kind, protocol, family, address, port))
@@ -65,6 +79,12 @@ def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
         # Only units are stopped, never a PID: the finding stays unremediated and says why
         # (a firewall block instead would be a remediation nobody asked for).
         action_reason += '; not remediated: no owning systemd unit or service is known, and a process is never killed by PID'
+    forwarder = dnat_forwarder(listener) if action == 'block' else None
+    if forwarder:
+        action = 'none'
+        action_reason += ('; not remediated: %s publishes this port for a container and the kernel forwards (DNAT) its '
+                          'traffic past the host input filter, so a block here would change nothing; unpublish the port '
+                          'or bind it to 127.0.0.1 in the container runtime' % forwarder)
     if listener is not None:
         fid = finding_id(kind, listener['protocol'], listener['family'], listener['address'], listener['port'])
     else:

@@ -285,3 +285,13 @@ def test_index_equals_naive(lsts, allow, deny, require, loopback, ephemeral):
     fast = evaluate(policy, lsts, **kw)
     slow = evaluate(policy, lsts, naive=True, **kw)
     assert fast == slow
+
+
+def test_container_published_port_is_not_blocked_in_vain(mk, kb):
+    # docker-proxy holds 0.0.0.0:8080 while the kernel DNATs the traffic to a container.
+    listeners = [mk.lst('tcp', '0.0.0.0', 8080, mk.proc(77, 'docker-proxy', unit='docker.service')),
+                 mk.lst('tcp', '0.0.0.0', 8081, mk.proc(78, 'python3', unit='web.service'))]
+    got = {f['listener']['port']: f for f in run({'allow': ['22/tcp']}, listeners, kb)['findings']}
+    assert got[8080]['remediation']['action'] == 'none'
+    assert 'docker-proxy publishes this port' in got[8080]['remediation']['reason']
+    assert got[8081]['remediation']['action'] == 'block'
