@@ -64,12 +64,16 @@ def owning_unit(listener):
 
 
 def listener_text(listener):
-    address = listener['address']
+    """'0.0.0.0:8081/tcp (python3)', '[::]:22/tcp (sshd)'; the reports use it too.
+
+    Tolerant of missing fields, since reports may render results of older runs.
+    """
+    address = listener.get('address', '?')
     if ':' in address:
         address = '[%s%s]' % (address, '%' + listener['scope'] if listener.get('scope') else '')
-    procs = listener.get('processes') or ()
-    who = ', '.join(sorted({p.get('name') or '?' for p in procs})) or 'unknown process'
-    return '%s:%d/%s (%s)' % (address, listener['port'], listener['protocol'], who)
+    names = sorted({p.get('name') or '?' for p in listener.get('processes') or ()})
+    return '%s:%s/%s (%s)' % (address, listener.get('port'), listener.get('protocol'),
+                              ', '.join(names) or 'unknown process')
 
 
 def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,

@@ -24,24 +24,13 @@ stopped, protected, reported, would block, not remediated...) and a
 
 from __future__ import annotations
 
-SEVERITIES = ('critical', 'high', 'medium', 'low', 'info')
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import listener_text
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER as SEVERITIES  # critical first
 STATUSES = ('blocked', 'stopped', 'would block', 'would stop', 'not remediated', 'protected', 'reported')
 
 
 class ReportError(ValueError):
     """Input that cannot become a report; the message names host and field."""
-
-
-def listener_text(listener):
-    """'0.0.0.0:8081/tcp (python3)', '[::]:22/tcp (sshd)'."""
-    if not listener:
-        return '-'
-    address = listener.get('address', '?')
-    if ':' in address:
-        address = '[%s%s]' % (address, '%' + listener['scope'] if listener.get('scope') else '')
-    names = sorted({p.get('name') or '?' for p in listener.get('processes') or ()})
-    return '%s:%s/%s (%s)' % (address, listener.get('port'), listener.get('protocol'),
-                              ', '.join(names) or 'unknown process')
 
 
 def _status(finding, outcome):
@@ -122,7 +111,7 @@ def host_report(host, audit, outcome=None, generated=None):
             'kind': f['kind'],
             'severity': f['severity'],
             'severity_reasons': list(f.get('severity_reasons') or ()),
-            'where': listener_text(f.get('listener')) if f.get('listener') else _missing_text(f),
+            'where': listener_text(f['listener']) if f.get('listener') else _missing_text(f),
             'listener': _slim_listener(f.get('listener')),
             'rule': f.get('rule'),
             'nearest_rule': f.get('nearest_rule'),
