@@ -15,6 +15,7 @@ COLLECTIONS := $(BUILD)/collections
 COLL_LINK := $(COLLECTIONS)/ansible_collections/hostsec/ports
 SANITY_COPY := $(BUILD)/sanity/ansible_collections/hostsec/ports
 REPORT_DIR ?= $(CURDIR)/reports
+TEST_IMAGE := localhost/hostsec-ports-debian12:latest
 
 export CONTAINERS_CONF := $(CURDIR)/extensions/molecule/containers.conf
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(VENV)/lib/python3.11/site-packages
@@ -22,14 +23,23 @@ export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_NOCOLOR := 1
 export PATH := $(BIN):$(PATH)
 
-SYS_PACKAGES := podman runc debootstrap nftables iproute2 procps uidmap slirp4netns fuse-overlayfs shellcheck git
-SYS_COMMANDS := podman runc debootstrap nft ip ps shellcheck git
+SYS_PACKAGES := podman runc debootstrap nftables iproute2 procps uidmap slirp4netns fuse-overlayfs shellcheck git chromium
+SYS_COMMANDS := podman runc debootstrap nft ip ps shellcheck git chromium
 
-.PHONY: audit test test-build test-unit test-data test-sanity test-lint test-molecule test-windows \
+.PHONY: audit test test-build test-docs test-compat test-oldest-python test-ee test-minbase test-unit test-data test-sanity test-lint test-molecule test-windows \
         venv sysdeps collection image bench clean
 
+# A minimal Debian has no python3, and Debian's python3 makes no venv without
+# python3-venv (ensurepip): install them (as root) when the venv cannot be made.
+PY_PACKAGES := python3 python3-venv ca-certificates
 $(BIN)/.installed: requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
+	if ! $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; then
+	  if [ "$$(id -u)" != 0 ]; then echo "$(PYTHON) -m venv failed: need root to apt-get install $(PY_PACKAGES)" >&2; exit 1; fi
+	  apt-get update -q
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(PY_PACKAGES)
+	  rm -rf $(VENV)
+	  $(PYTHON) -m venv $(VENV)
+	fi
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/dev.txt
 	touch $@
@@ -58,11 +68,13 @@ audit: venv collection
 	  -e port_policy_report_dir=$(REPORT_DIR) \
 	  hostsec.ports.audit
 
-test: venv sysdeps collection
-	$(MAKE) --no-print-directory test-data test-unit test-build test-sanity test-lint test-windows test-molecule
+# image first: tests/functional/test_docs_blocks.py runs the docs against it.
+test: venv sysdeps collection image
+	$(MAKE) --no-print-directory test-data test-unit test-build test-docs test-sanity test-lint test-windows \
+	  test-compat test-oldest-python test-ee test-minbase test-molecule
 
 test-unit: venv collection
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional tests/browser
 
 test-data: venv collection
 	$(BIN)/python tools/iana_import.py --check
@@ -74,7 +86,12 @@ test-data: venv collection
 # resolves symlinks, so it runs on a copy of the tracked (and new, unignored) files.
 # Its venvs bootstrap pip from a host we cannot reach: tools/get_pip_offline.py
 # stands in for that script in ansible-test's cache when no real one is there.
-GET_PIP_CACHE := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# ansible-test keeps that cache and its venvs under ~/.ansible/test with no
+# setting to move them (os.path.expanduser in ansible_test/_util/target/setup/
+# requirements.py), so it runs with HOME inside this checkout: the stand-in never
+# reaches the user's own ~/.ansible. pip keeps the user's config and cache (XDG_*).
+ANSIBLE_TEST_HOME := $(BUILD)/ansible-test-home
+GET_PIP_CACHE := $(ANSIBLE_TEST_HOME)/.ansible/test/cache/get_pip_24_2.py
 test-sanity: venv
 	[ -f $(GET_PIP_CACHE) ] || install -D -m 0644 tools/get_pip_offline.py $(GET_PIP_CACHE)
 	rm -rf $(SANITY_COPY)
@@ -87,8 +104,10 @@ test-sanity: venv
 	# validate-modules reads a .ps1 module's options only through pwsh, which does not
 	# install here: the .ps1 is checked (with pslint) by .github/workflows/windows.yml,
 	# its .yml documentation sidecar is checked here.
-	cd $(SANITY_COPY) && $(BIN)/ansible-test sanity --python 3.11 --color no \
-	  --exclude plugins/modules/win_listening_ports_info.ps1
+	cd $(SANITY_COPY) && HOME=$(ANSIBLE_TEST_HOME) XDG_CONFIG_HOME=$${XDG_CONFIG_HOME:-$(HOME)/.config} \
+	  XDG_CACHE_HOME=$${XDG_CACHE_HOME:-$(HOME)/.cache} $(BIN)/ansible-test sanity --python 3.11 --color no \
+	  --exclude plugins/modules/win_listening_ports_info.ps1 --exclude plugins/modules/win_port_block.ps1 \
+	  --exclude plugins/modules/win_port_rollback.ps1
 
 test-lint: venv collection
 	$(BIN)/ansible-lint --offline -q roles/ playbooks/ extensions/molecule/
@@ -96,17 +115,83 @@ test-lint: venv collection
 test-windows: venv collection
 	$(BIN)/python tools/ps_parse.py plugins tests/windows
 
-# The built artifact must leave dev-only files out and must install and load.
+# The artifact is built in the working tree, as a user would build it, while
+# reports/ and .hypothesis/ hold files (probes made here when absent): every file
+# in it must be tracked by git (tests/packaging/check_artifact.py; its own tests
+# prove it fails on an extra file). Then it must install, load, and its
+# action group must reach the modules through module_defaults.
+ARTIFACT_DIR := $(BUILD)/dist
+INSTALLED := $(BUILD)/installed
 test-build: venv
-	rm -rf $(BUILD)/dist $(BUILD)/installed
-	$(BIN)/ansible-galaxy collection build --output-path $(BUILD)/dist . >/dev/null
-	tarball=$$(ls $(BUILD)/dist/hostsec-ports-*.tar.gz)
-	if tar -tzf $$tarball | grep -E '^(tests|tools|benchmarks|extensions|\.ci|requirements)/|^Makefile$$'; then
-	  echo "dev-only files in $$tarball" >&2; exit 1
-	fi
-	$(BIN)/ansible-galaxy collection install --no-deps -p $(BUILD)/installed $$tarball >/dev/null
-	ANSIBLE_COLLECTIONS_PATH=$(BUILD)/installed $(BIN)/ansible-doc -t module hostsec.ports.listening_ports_info >/dev/null
-	echo "artifact $$(basename $$tarball) builds, installs and loads"
+	rm -rf $(ARTIFACT_DIR) $(INSTALLED)
+	mkdir -p reports .hypothesis
+	probes="reports/.artifact-probe .hypothesis/.artifact-probe"
+	trap 'rm -f '"$$probes" EXIT
+	for p in $$probes; do echo "host data that must not ship" > $$p; done
+	$(BIN)/pytest -q -p no:cacheprovider tests/packaging/test_check_artifact.py
+	$(BIN)/ansible-galaxy collection build --output-path $(ARTIFACT_DIR) . >/dev/null
+	tarball=$$(ls $(ARTIFACT_DIR)/hostsec-ports-*.tar.gz)
+	$(BIN)/python tests/packaging/check_artifact.py $$tarball .
+	# --force: without it galaxy sees the checkout (on ANSIBLE_COLLECTIONS_PATH) and installs nothing.
+	$(BIN)/ansible-galaxy collection install --force --no-deps -p $(INSTALLED) $$tarball >/dev/null 2>&1
+	test -f $(INSTALLED)/ansible_collections/hostsec/ports/MANIFEST.json
+	ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) PYTHONPATH= $(BIN)/ansible-doc -t module hostsec.ports.listening_ports_info >/dev/null
+	ANSIBLE_COLLECTIONS_PATH=$(INSTALLED):$(VENV)/lib/python3.11/site-packages PYTHONPATH= \
+	  $(BIN)/ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(BIN)/python \
+	  tests/packaging/action_group.yml >/dev/null
+	echo "artifact $$(basename $$tarball) builds from tracked files only, installs, loads, action group works"
+
+# Plugin and role docs lint clean (antsibull-docs), and so does the changelog:
+# fragments, changelogs/changelog.yaml, and a trial release rendered to RST.
+test-docs: venv collection
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	bash tests/packaging/check_changelog.sh $(BIN)
+
+# Every ansible-core that meta/runtime.yml and README.md claim: the unit tests
+# and one real playbook (report mode on a podman test container) on each. 2.19 is
+# the main venv (test-unit runs its unit tests); 2.17 and 2.18 get venvs of their
+# own under .build/, sharing the main venv's dependency collections.
+COMPAT_CORES := 2.17 2.18
+$(BUILD)/core-%/.installed: tests/packaging/compat-requirements.txt
+	$(PYTHON) -m venv $(BUILD)/core-$*
+	$(BUILD)/core-$*/bin/pip install -q "ansible-core==$*.*" -r tests/packaging/compat-requirements.txt
+	ln -sfn $(VENV)/lib/python3.11/site-packages/ansible_collections \
+	  $(BUILD)/core-$*/lib/python3.11/site-packages/ansible_collections
+	touch $@
+
+test-compat: venv sysdeps collection image $(foreach v,$(COMPAT_CORES),$(BUILD)/core-$(v)/.installed)
+	for v in $(COMPAT_CORES); do
+	  echo "== ansible-core $$v: unit tests"
+	  $(BUILD)/core-$$v/bin/python -m pytest -q -p no:cacheprovider -n 2 tests/unit
+	done
+	for v in $(COMPAT_CORES) 2.19; do
+	  if [ $$v = 2.19 ]; then bin=$(BIN); else bin=$(BUILD)/core-$$v/bin; fi
+	  bash tests/packaging/report_container.sh $$bin $(TEST_IMAGE) core-$$v $$v 3.11 init
+	done
+
+# The oldest Python Debian's archive here still has for a managed host: 3.9
+# (bullseye; buster and its 3.7 have left the archive). The image is a bare
+# debootstrap minbase with python3; every ansible-core we claim audits it.
+OLDEST_PYTHON_IMAGE := localhost/hostsec-ports-bullseye-python:latest
+test-oldest-python: venv sysdeps collection $(foreach v,$(COMPAT_CORES),$(BUILD)/core-$(v)/.installed)
+	bash tests/packaging/build_image.sh $(OLDEST_PYTHON_IMAGE) bullseye python3
+	for v in $(COMPAT_CORES) 2.19; do
+	  if [ $$v = 2.19 ]; then bin=$(BIN); else bin=$(BUILD)/core-$$v/bin; fi
+	  bash tests/packaging/report_container.sh $$bin $(OLDEST_PYTHON_IMAGE) py39-$$v $$v 3.9
+	done
+
+# Execution environment: ansible-builder introspect and create, a build on a
+# Debian base made here, and the audit in that EE through ansible-runner
+# (see docs/execution-environment.md). Uses the artifact test-build made.
+test-ee: venv sysdeps collection image test-build
+	bash tests/packaging/ee_build.sh $(BIN) $(BUILD) $(ARTIFACT_DIR) $(INSTALLED) $(TEST_IMAGE)
+
+# make audit on a bare Debian 12 (debootstrap minbase in a podman container):
+# the set-up must install python3 and python3-venv itself.
+MINBASE_IMAGE := localhost/hostsec-ports-minbase12:latest
+test-minbase: sysdeps
+	bash tests/packaging/build_image.sh $(MINBASE_IMAGE) bookworm ""
+	bash tests/packaging/minbase_audit.sh $(MINBASE_IMAGE)
 
 image: sysdeps
 	bash extensions/molecule/image/build.sh

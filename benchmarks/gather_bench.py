@@ -1,7 +1,7 @@
 # Copyright (c) hostsec.ports contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark hostsec.ports.listening_ports_info against ss and listen_ports_facts.
+"""Benchmark hostsec.ports.listening_ports_info against ping, ss, the floor and listen_ports_facts.
 
 Every scenario runs in a network namespace this script creates and removes
 (root needed). Workers are forked inside it by one spawner process:
@@ -10,12 +10,17 @@ Every scenario runs in a network namespace this script creates and removes
   L  5,000 TCP (IPv4 + IPv6) + 1,000 UDP listeners over 200 processes
   X  20,000 TCP listeners over 1,000 processes + 20,000 established loopback connections
 
-Compared: gather() in-process (median), its peak RSS in a fresh process, the
-whole module through `ansible localhost -m` (stdout callback community.general.null,
-so the time is the run, not the printing of the result), `ss -tulpnH`, and
-community.general.listen_ports_facts (S and L only by default: ~230-310 s at L).
+Every row is a ratio measured in one run against its reference, the two
+alternating: the whole module through `ansible localhost -m` against
+`ansible -m ping` (stdout callback community.general.null, so the time is the
+run, not the printing of the result), gather() against the floor (one netlink
+dump and one readlink pass over /proc/*/fd), gather() in a fresh interpreter
+against `ss -tulpnH`, and community.general.listen_ports_facts against the
+module (L only by default: about three minutes there). Also the module's JSON
+size and the peak RSS of a gather.
 
-Usage: gather_bench.py [--scenarios S,L,X] [--runs 5] [--skip-lpf] [--lpf-at S,L] [--write docs/performance.md]
+Usage: gather_bench.py [--scenarios S,L,X] [--runs 5] [--ansible-runs 5] [--skip-lpf] [--lpf-at L]
+                       [--write docs/performance.md]
 """
 
 from __future__ import annotations
@@ -152,13 +157,38 @@ def _env():
 
 
 INPROC = r'''
-import json, resource, statistics, sys, time
+import json, os, statistics, sys, time
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import netlink, owners
+
+def floor():
+    # The floor: one netlink dump of the requested sockets and one readlink pass over /proc/*/fd.
+    records = netlink.collect(('tcp', 'udp'), ('ipv4', 'ipv6'))
+    wanted = {'socket:[%d]' % rec[5] for _p, _f, recs in records for rec in recs}
+    hits = 0
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        base = '/proc/%s/fd/' % name
+        try:
+            fds = os.listdir(base)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(base + fd) in wanted:
+                    hits += 1
+            except OSError:
+                pass
+    return hits
+
 runs = int(sys.argv[1])
-times = []
-for _ in range(runs):
-    t = time.perf_counter(); r = gather(); times.append(time.perf_counter() - t)
-print(json.dumps({'median': statistics.median(times), 'count': len(r['listeners']),
+ratios, gathers, floors = [], [], []
+for _ in range(runs):  # interleaved: both see the same load
+    t = time.perf_counter(); r = gather(); g = time.perf_counter() - t
+    t = time.perf_counter(); floor(); f = time.perf_counter() - t
+    gathers.append(g); floors.append(f); ratios.append(g / f)
+print(json.dumps({'gather': gathers, 'floor': floors, 'ratios': ratios, 'count': len(r['listeners']),
                   'unattributed': r['unattributed'], 'collector': r['collector']}))
 '''
 
@@ -175,18 +205,30 @@ def in_ns(ns, argv):
     return ['ip', 'netns', 'exec', ns] + argv
 
 
-def timed(argv, env, runs=1, timeout=None):
-    """Median wall time of argv; returns (seconds, stdout of the last run)."""
-    times = []
-    out = b''
+def run_once(argv, env, timeout=None):
+    # Wall time and stdout of one run; a failing run stops the benchmark.
+    start = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError('%s failed: %s' % (' '.join(argv[:8]), (proc.stderr or proc.stdout).decode()[-500:]))
+    return took, proc.stdout
+
+
+def interleaved(pairs, env, runs):
+    # Ratios a/b of commands run alternately, so that both see the same machine load.
+    ratios, first, second = [], [], []
     for _run in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout, check=False)
-        times.append(time.perf_counter() - start)
-        if proc.returncode != 0:
-            raise RuntimeError('%s failed: %s' % (' '.join(argv[:8]), proc.stderr.decode()[-500:]))
-        out = proc.stdout
-    return statistics.median(times), out
+        a = run_once(pairs[0], env)[0]
+        b = run_once(pairs[1], env)[0]
+        first.append(a)
+        second.append(b)
+        ratios.append(a / b)
+    return ratios, first, second
+
+
+def stats(values):
+    return {'median': statistics.median(values), 'low': min(values), 'high': max(values), 'n': len(values)}
 
 
 def run_scenario(name, args, env):
@@ -204,26 +246,48 @@ def run_scenario(name, args, env):
         if not line.startswith('ready %d' % procs):
             raise RuntimeError('workers did not start: %r' % line)
 
-        out = timed(in_ns(ns, [PY, '-c', INPROC, str(args.runs)]), env)[1]
-        res = json.loads(out)
-        row.update(gather_s=res['median'], found=res['count'], unattributed=res['unattributed'], collector=res['collector'])
-        out = timed(in_ns(ns, [PY, '-c', RSS]), env)[1]
-        row['rss_mb'] = json.loads(out)['peak_kb'] / 1024.0
+        res = json.loads(run_once(in_ns(ns, [PY, '-c', INPROC, str(args.runs)]), env)[1])
+        row.update(gather=stats(res['gather']), floor=stats(res['floor']), gather_floor=stats(res['ratios']),
+                   found=res['count'], unattributed=res['unattributed'], collector=res['collector'])
+        row['rss_mb'] = json.loads(run_once(in_ns(ns, [PY, '-c', RSS]), env)[1])['peak_kb'] / 1024.0
 
-        row['ss_s'], out = timed(in_ns(ns, ['ss', '-tulpnH']), env, runs=args.runs)
-        row['ss_lines'] = len(out.splitlines())
+        # gather() in a fresh interpreter against ss, interleaved.
+        one = [PY, '-c', 'from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather; gather()']
+        ratios, _a, ss_times = interleaved([in_ns(ns, one), in_ns(ns, ['ss', '-tulpnH'])], env, args.runs)
+        row['fresh_ss'] = stats(ratios)
+        row['ss'] = stats(ss_times)
 
-        module = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
-                  '-e', 'ansible_python_interpreter=%s' % PY, '-m', 'hostsec.ports.listening_ports_info']
-        row['module_s'] = timed(in_ns(ns, module), env, runs=max(1, min(3, args.runs)))[0]
+        # The module's JSON result as it leaves the host (run directly, as Ansible would).
+        module_py = os.path.join(ROOT, 'plugins', 'modules', 'listening_ports_info.py')
+        for key, margs in (('json', {}), ('json_facts', {'facts': True})):
+            args_file = '/tmp/hostsec-bench-args-%d.json' % os.getpid()
+            with open(args_file, 'w') as handle:
+                json.dump({'ANSIBLE_MODULE_ARGS': margs}, handle)
+            try:
+                out = run_once(in_ns(ns, [PY, module_py, args_file]), env)[1]
+            finally:
+                os.unlink(args_file)
+            row[key + '_mb'] = len(out) / 1e6
+
+        base = [os.path.join(VENV_BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,',
+                '-e', 'ansible_python_interpreter=%s' % PY, '-m']
+        module = base + ['hostsec.ports.listening_ports_info']
+        ratios, mod_times, ping_times = interleaved([in_ns(ns, module), in_ns(ns, base + ['ansible.builtin.ping'])],
+                                                    env, args.ansible_runs)
+        row['module_ping'] = stats(ratios)
+        row['module'] = stats(mod_times)
+        row['ping'] = stats(ping_times)
 
         lpf_at = [] if args.skip_lpf else args.lpf_at
         if name in lpf_at:
-            lpf = module[:-1] + ['community.general.listen_ports_facts']
+            lpf = base + ['community.general.listen_ports_facts']
             try:
-                row['lpf_s'] = timed(in_ns(ns, lpf), env, timeout=600)[0]
+                lpf_s = run_once(in_ns(ns, lpf), env, timeout=900)[0]
+                mod_s = run_once(in_ns(ns, module), env)[0]  # the module right after, same load
+                row['lpf_s'] = lpf_s
+                row['lpf_module'] = lpf_s / mod_s
             except subprocess.TimeoutExpired:
-                row['lpf_s'] = '>600'
+                row['lpf_s'] = '>900'
     finally:
         if spawner is not None:
             try:
@@ -243,37 +307,79 @@ def fmt(value, digits=3):
     return '%.*f' % (digits, value)
 
 
+def _ratio(st):
+    return '%.2fx (%.2f-%.2f)' % (st['median'], st['low'], st['high'])
+
+
+# The rows of issue 13's table that the gather owns: (label, key, target, check).
+TARGETS = (
+    ('whole module / `ansible -m ping`', 'module_ping', {'L': 1.3, 'X': 2.0}),
+    ('`gather()` / floor (netlink dump + one readlink pass over /proc/*/fd)', 'gather_floor', {'X': 1.5}),
+    ('`gather()` in a fresh interpreter / `ss -tulpnH`', 'fresh_ss', {}),
+)
+
+
 def table(rows):
-    lines = [
-        '| scenario | processes | TCP | UDP | established | listeners found | gather() median s | gather / ss | '
-        'peak RSS MB | `ss -tulpnH` s | module via ansible s | listen_ports_facts s | LPF / module |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ]
+    by = {r['scenario']: r for r in rows}
+    names = [r['scenario'] for r in rows]
+    lines = ['| measure | ' + ' | '.join(names) + ' | target | met |',
+             '|---|' + '---|' * len(names) + '---|---|']
+    for label, key, target in TARGETS:
+        cells = [_ratio(by[n][key]) if key in by[n] else 'skipped' for n in names]
+        checked = [by[n][key]['median'] <= limit for n, limit in target.items() if n in by and key in by[n]]
+        met = bool(checked) and all(checked)
+        want = ', '.join('<= %.1fx at %s' % (limit, n) for n, limit in target.items()) or '-'
+        verdict = ('yes' if met else 'NO') if target else '-'
+        lines.append('| %s | %s | %s | %s |' % (label, ' | '.join(cells), want, verdict))
+    size = {'L': 1.5, 'X': 5.0}
+    cells = ['%.2f MB' % by[n]['json_mb'] for n in names]
+    met = all(by[n]['json_mb'] <= limit for n, limit in size.items() if n in by)
+    lines.append('| module JSON result (default options) | %s | <= 1.5 MB at L, <= 5 MB at X | %s |'
+                 % (' | '.join(cells), 'yes' if met else 'NO'))
+    cells = ['%.2f MB' % by[n]['json_facts_mb'] for n in names]
+    lines.append('| module JSON result with `facts: true` | %s | - | - |' % ' | '.join(cells))
+    cells = ['%.1f MiB' % by[n]['rss_mb'] for n in names]
+    met = 'X' not in by or by['X']['rss_mb'] <= 30
+    lines.append('| peak RSS of the gather (fresh interpreter) | %s | <= 30 MiB at X | %s |'
+                 % (' | '.join(cells), 'yes' if met else 'NO'))
+    cells = []
+    for n in names:
+        lpf = by[n].get('lpf_module')
+        cells.append('%.0fx (LPF %.1f s)' % (lpf, by[n]['lpf_s']) if lpf else str(by[n].get('lpf_s') or 'skipped'))
+    lpf_l = by.get('L', {}).get('lpf_module')
+    met = '-' if not lpf_l else 'yes' if lpf_l >= 150 else 'NO'
+    lines.append('| community.general.listen_ports_facts / module | %s | >= 150x at L | %s |'
+                 % (' | '.join(cells), met))
+    lines.append('')
+    lines.append('| scenario | processes | TCP | UDP | established | listeners found | gather() median s | floor median s '
+                 '| `ss -tulpnH` median s | module via ansible median s | ping median s |')
+    lines.append('|---|---|---|---|---|---|---|---|---|---|---|')
     for r in rows:
-        lpf = r.get('lpf_s')
-        ratio = ('%.0fx' % (lpf / r['module_s'])) if isinstance(lpf, float) else 'skipped'
-        lines.append('| %s | %d | %d | %d | %d | %d | %s | %.2f | %.1f | %s | %s | %s | %s |' % (
-            r['scenario'], r['procs'], r['tcp'], r['udp'], r['conns'], r['found'], fmt(r['gather_s']),
-            r['gather_s'] / r['ss_s'], r['rss_mb'], fmt(r['ss_s']), fmt(r['module_s'], 2), fmt(lpf, 1), ratio))
+        lines.append('| %s | %d | %d | %d | %d | %d | %.3f | %.3f | %.3f | %.2f | %.2f |' % (
+            r['scenario'], r['procs'], r['tcp'], r['udp'], r['conns'], r['found'], r['gather']['median'],
+            r['floor']['median'], r['ss']['median'], r['module']['median'], r['ping']['median']))
     return '\n'.join(lines)
 
 
 SECTION = """## Gathering
 
 Command: `%s` (root: it creates and removes one network namespace per scenario; `--skip-lpf`,
-`--lpf-at S,L`, `--scenarios S,L` and `--runs N` shorten it). Kernel %s, 2 cores shared with other jobs.
-Targets: `gather()` <= 1.2x `ss -tulpnH` at L and <= 0.5x at X; peak RSS <= 40 MB at X; the whole module
->= 100x faster than community.general.listen_ports_facts (LPF) at L.
+`--lpf-at S,L`, `--scenarios S,L`, `--runs N` and `--ansible-runs N` shorten it). Kernel %s, 2 cores shared
+with other jobs. Every ratio is measured in one run against its reference, the two commands alternating so
+that both see the same load; cells show the median and, in brackets, the range over the runs.
 
-- `gather()`: in-process median of %d runs (warm), default options (TCP+UDP, IPv4+IPv6, netlink).
+- whole module / ping: `ansible localhost -c local -m hostsec.ports.listening_ports_info` against
+  `ansible localhost -c local -m ansible.builtin.ping`, both inside the namespace, stdout callback
+  `community.general.null` (the time is the run, not the printing of the result), %d pairs.
+- `gather()` / floor: in one warm interpreter, %d alternating pairs; the floor is one netlink dump of every
+  TCP/UDP socket asked for plus one `readlink` of every `/proc/*/fd/*`, with nothing else done.
+- module JSON result: bytes the module prints, run directly with the default options (and with `facts: true`).
 - peak RSS: `ru_maxrss` of a fresh interpreter that imports the collector and gathers once.
-- module via ansible: `ansible localhost -c local -m hostsec.ports.listening_ports_info` run inside the
-  namespace, stdout callback `community.general.null` (the time is the run, not the printing of megabytes of
-  result); median of up to 3 runs. LPF is timed the same way, once.
+- listen_ports_facts (LPF): run once, then the module once right after it.
 
 %s
 
-Load average at the end of the run: %s. On this shared machine ratios move by about +-0.1 between runs.
+Load average at the end of the run: %s.
 """
 
 
@@ -301,8 +407,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--scenarios', default='S,L,X')
     parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--ansible-runs', type=int, default=5, help='module/ping pairs through ansible (default 5)')
     parser.add_argument('--skip-lpf', action='store_true', help='never run community.general.listen_ports_facts')
-    parser.add_argument('--lpf-at', default='S,L', help='scenarios where listen_ports_facts runs (default S,L)')
+    parser.add_argument('--lpf-at', default='L', help='scenarios where listen_ports_facts runs (default L)')
     parser.add_argument('--write', metavar='FILE', help='write the table into the "## Gathering" section of FILE')
     args = parser.parse_args()
     args.lpf_at = [s.strip().upper() for s in args.lpf_at.split(',') if s.strip()]
@@ -320,7 +427,7 @@ def main():
     if args.write:
         python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT + os.sep) else sys.executable
         command = '%s benchmarks/gather_bench.py %s' % (python, ' '.join(shlex.quote(a) for a in sys.argv[1:]))
-        write_section(args.write, SECTION % (command.strip(), os.uname().release, args.runs, text,
+        write_section(args.write, SECTION % (command.strip(), os.uname().release, args.ansible_runs, args.runs, text,
                                              ' '.join('%.2f' % v for v in os.getloadavg())))
     return 0
 

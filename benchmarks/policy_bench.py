@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import os
 import platform
 import random
@@ -102,6 +103,33 @@ def row(n_listeners, n_rules, kb, repeat, naive=False):
     return compile_s, eval_s, len(result['findings'])
 
 
+def compile_scaling(kb, repeat):
+    """Compile + index time for 1,000 and 10,000 rules (best of ``repeat``).
+
+    The 1,000-rule time is the mean of ten policies compiled in one timed block, so both
+    measurements span the same wall time: on a shared machine a short run is likelier to
+    land in a quiet moment, which would otherwise skew the ratio.
+    """
+    small_raws = [make_rules(1000, random.Random(1000 + i)) for i in range(10)]
+    large_raw = make_rules(10000, random.Random(10000))
+
+    def build(raw):
+        index_for(build_policy(policy={'allow': raw, 'settings': {'allow_loopback': False}}, kb=kb, today=TODAY))
+
+    small = large = float('inf')
+    for _run in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        for raw in small_raws:
+            build(raw)
+        small = min(small, (time.perf_counter() - start) / len(small_raws))
+        gc.collect()
+        start = time.perf_counter()
+        build(large_raw)
+        large = min(large, time.perf_counter() - start)
+    return small, large
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='smaller grid, one run each (for development)')
@@ -133,6 +161,12 @@ def main(argv=None):
     print('|---|' + '---:|' * len(rule_grid))
     print('| time | ' + ' | '.join('%.1f' % (row(1, n, kb, 1)[0] * 1e3) for n in rule_grid) + ' |')
     print()
+    small, large = compile_scaling(kb, 3 if args.quick else 7)
+    ratio = large / small
+    print('## Compile + index scaling (issue 13: linear, target <= 11x for 10x the rules)\n')
+    print('| 1,000 rules | 10,000 rules | ratio | target <= 11x |')
+    print('|---:|---:|---:|---|')
+    print('| %.1f ms | %.1f ms | %.1fx | %s |\n' % (small * 1e3, large * 1e3, ratio, 'PASS' if ratio <= 11 else 'FAIL'))
     print('## Naive listeners x rules, for comparison: evaluate time (ms)\n')
     naive_rules = (100, 1000)
     print('| listeners \\ rules | ' + ' | '.join('{:,}'.format(r) for r in naive_rules) + ' |')

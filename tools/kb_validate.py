@@ -4,11 +4,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Validate the curated port knowledge base (plugins/plugin_utils/_kb/data/curated/*.yml).
 
-    python tools/kb_validate.py [--data-dir DIR] [--compile]
+    python tools/kb_validate.py [--data-dir DIR] [--compile] [--nmap-services PATH]
 
 Exit 0 when valid, 1 with one line per problem otherwise. --compile writes
 data/curated.json (the parsed YAML the KB loads fast) after a clean validation;
-without it, a stale curated.json is reported as a problem.
+without it, a stale curated.json is reported as a problem. --nmap-services also
+checks coverage: each of the 300 TCP and 100 UDP ports most often found open (by
+the frequency column of that nmap-services file, read as facts, never shipped)
+needs a curated use; without the file (default /tmp/nmap/usr/share/nmap/nmap-services)
+the check is skipped with a message.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_NMAP = '/tmp/nmap/usr/share/nmap/nmap-services'
 
 
 def _backend():
@@ -33,10 +38,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-dir', default=None, help='KB data directory (default: the shipped data)')
     parser.add_argument('--compile', action='store_true', help='write data/curated.json when valid')
+    parser.add_argument('--nmap-services', default=DEFAULT_NMAP,
+                        help='nmap-services file whose frequency ranking the coverage check uses')
     args = parser.parse_args(argv)
     loader, validate = _backend()
     data_dir = args.data_dir or loader.DATA_DIR
     errors = validate.validate(data_dir, check_compiled=not args.compile)
+    if not errors and args.nmap_services:
+        if os.path.exists(args.nmap_services):
+            missing = validate.coverage(loader.load_kb(data_dir), validate.frequent_ports(args.nmap_services))
+            errors += ['coverage: %s is among the most often open ports but has no curated use' % m for m in missing]
+            if not missing:
+                print('OK kb_validate coverage: the 300 TCP and 100 UDP ports most often open all have a curated use')
+        else:
+            print('SKIP kb_validate coverage: %s is absent (apt-get download nmap-common, then dpkg-deb -x it '
+                  'into /tmp/nmap)' % args.nmap_services)
     for error in errors:
         print('ERROR %s' % error, file=sys.stderr)
     if errors:

@@ -8,37 +8,46 @@ from __future__ import annotations
 
 import datetime
 
-from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.hostsec.ports.plugins.plugin_utils._action import GuardedAction
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
 from ansible_collections.hostsec.ports.plugins.plugin_utils._kb.model import parse_ephemeral
-from ansible_collections.hostsec.ports.plugins.modules.port_audit import ARGUMENT_SPEC
-from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import parse_port_spec, parse_port_specs
+from ansible_collections.hostsec.ports.plugins.modules import port_audit as _documentation
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import engine, layering
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import summarize
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import parse_date
+from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import planner
+from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import protect as protection
+from ansible_collections.hostsec.ports.plugins.plugin_utils._role_options import unknown_variables
 
 display = Display()
 
 LINUX_GATHERER = 'hostsec.ports.listening_ports_info'
 WINDOWS_GATHERER = 'hostsec.ports.win_listening_ports_info'
-SSH_CONNECTIONS = ('ssh', 'paramiko', 'paramiko_ssh', 'ansible.builtin.ssh', 'ansible.builtin.paramiko_ssh',
-                   'ansible.netcommon.libssh', 'libssh')
-WINRM_CONNECTIONS = ('winrm', 'psrp', 'ansible.builtin.winrm', 'ansible.builtin.psrp')
+WINRM_CONNECTIONS = protection.WINRM_CONNECTIONS
 
 
 class AuditError(Exception):
     """Bad input or a failed step; the message goes to the user as is."""
 
 
-def _load_kb():
+def _load_kb(kb_errors):
+    """The knowledge base; a KB that cannot load fails the audit unless the user tolerates it.
+
+    Without the KB, severities lose the facts that raise them (plaintext, known
+    malware ports), so a silent fallback would pass hosts it should fail.
+    """
     try:
         from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import get_kb
         return get_kb(), None
     except Exception as exc:  # pylint: disable=broad-except
-        return None, 'knowledge base could not be loaded (%s): findings carry no port explanations' % exc
+        if kb_errors != 'tolerate':
+            raise AuditError('the knowledge base could not be loaded (%s: %s); the audit fails closed rather than '
+                             'judge without it (kb_errors=tolerate judges without it, every finding at the highest '
+                             'severity its rule allows)' % (type(exc).__name__, exc))
+        return None, ('knowledge base could not be loaded (%s): kb_errors=tolerate, so findings carry no port '
+                      'explanations and take the highest severity their rule allows' % exc)
 
 
 def _text(warning):
@@ -47,46 +56,27 @@ def _text(warning):
     return str(getattr(event, 'msg', warning)) if event is not None else str(warning)
 
 
-class ActionModule(ActionBase):
+class ActionModule(GuardedAction):
 
-    TRANSFERS_FILES = False
+    NAME = 'port_audit'
+    ARGUMENT_SPEC = _documentation.ARGUMENT_SPEC
+    INPUT_ERRORS = (AuditError,)
     _requires_connection = True
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        result['changed'] = False
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            return self._audit(args, task_vars, result)
-        except (AuditError, ValueError) as exc:  # PolicyError, SchemaError, PortSpecError, bad dates
-            result.update(failed=True, msg='port_audit: %s' % exc)
-            return result
-        except AnsibleActionFail:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
-            # A bug must still not hand the user a traceback; -vvv shows it through 'exception'.
-            import traceback
-            result.update(failed=True, msg='port_audit: internal error: %s: %s' % (type(exc).__name__, exc),
-                          exception=traceback.format_exc())
-            return result
-
-    def _vars(self, task_vars, prefix):
-        """The host's policy variables, templated (inventory values may hold Jinja)."""
-        out = {}
-        for name, value in task_vars.items():
-            if isinstance(name, str) and name.startswith(prefix + '_'):
-                out[name] = self._templar.template(value)
-        return out
-
+    def _work(self, args, task_vars, result):
+        return self._audit(args, task_vars, result)
     def _audit(self, args, task_vars, result):
         today = parse_date(args['now'], 'now') if args['now'] else datetime.date.today()
-        kb, kb_warning = _load_kb()
+        if args['known_vars'] is not None:
+            errors = unknown_variables(task_vars, args['known_vars'], prefix=args['vars_prefix'])
+            if errors:
+                raise AuditError('invalid variables, nothing was changed: ' + '; '.join(errors))
+        kb, kb_warning = _load_kb(args['kb_errors'])
         warnings = [kb_warning] if kb_warning else []
 
         # The whole policy is compiled (and so validated) before the host is touched.
-        policy = layering.build_policy(self._vars(task_vars, args['vars_prefix']), prefix=args['vars_prefix'],
-                                       policy=args['policy'], kb=kb, today=today)
+        policy_vars = layering.template_policy_vars(self._templar, task_vars, args['vars_prefix'])
+        policy = layering.build_policy(policy_vars, prefix=args['vars_prefix'], policy=args['policy'], kb=kb, today=today)
         for warning in policy.warnings:
             display.warning(warning)
         protect = self._protect(args, task_vars)
@@ -102,12 +92,16 @@ class ActionModule(ActionBase):
             ephemeral = parse_ephemeral(gathered['ephemeral_range'])
 
         listeners = gathered['listeners']
-        outcome = engine.evaluate(policy, listeners, kb=kb, protect=protect, today=today,
-                                  ephemeral_range=ephemeral, platform=platform)
+        # Protection is the planner's decision alone (below); the engine judges the policy.
+        outcome = engine.evaluate(policy, listeners, kb=kb, today=today, ephemeral_range=ephemeral,
+                                  platform=platform, kb_errors=args['kb_errors'])
+        plan, findings = planner.plan(
+            outcome['findings'], listeners, platform=platform, mode=args['mode'], actions=args['actions'],
+            protected=protect, protect_units=args['protect_units'], backend=args['backend'],
+            mask_units=args['mask_units'], domain_controller=gathered.get('domain_controller'))
         all_warnings = list(policy.warnings) + gather_warnings + warnings + outcome['warnings']
         for warning in gather_warnings + warnings + outcome['warnings']:
             display.warning(warning)
-        findings = outcome['findings']
         fail_on = args['fail_on']
         summary = summarize(findings, len(listeners), host=task_vars.get('inventory_hostname'), platform=platform,
                             collector=gathered.get('collector'),
@@ -118,7 +112,11 @@ class ActionModule(ActionBase):
             summary=summary,
             effective_policy=policy.effective(),
             listeners=listeners,
-            protected=[{'spec': str(spec), 'reason': why} for spec, why in protect],
+            verdicts=outcome.get('verdicts'),
+            ignored_listeners=[{'listener': listeners[i], 'ignored_by': v['ignored_by']}
+                               for i, v in enumerate(outcome.get('verdicts') or ()) if v.get('ignored_by')],
+            protected=protect,
+            plan=plan,
             policy_warnings=all_warnings,
         )
         if fail_on and not summary['passed']:
@@ -150,6 +148,9 @@ class ActionModule(ActionBase):
                              % type(value).__name__)
         if not isinstance(gathered['listeners'], list):
             raise AuditError('listeners: expected a list, got %s' % type(gathered['listeners']).__name__)
+        # A registered gatherer result is compact (processes once, by pid): the engine reads full records.
+        gathered['listeners'] = schema.expand(gathered)
+        gathered.pop('processes', None)
         for i, lst in enumerate(gathered['listeners']):
             schema.validate_listener(lst, where='listeners[%d]' % i)
         return gathered
@@ -160,7 +161,7 @@ class ActionModule(ActionBase):
         if args['collector']:
             module_args['collector'] = args['collector']
         if not windows:
-            for key in ('protocols', 'families'):
+            for key in ('protocols', 'families', 'namespaces'):
                 if args[key]:
                     module_args[key] = args[key]
         name = WINDOWS_GATHERER if windows else LINUX_GATHERER
@@ -174,44 +175,30 @@ class ActionModule(ActionBase):
         if not isinstance(res.get('listeners'), list):
             raise AuditError('gathering with %s returned no listeners list' % name)
         res.pop('ansible_facts', None)
+        # The Linux module sends each process once (compact form); the engine reads full records.
+        res['listeners'] = schema.expand(res)
+        res.pop('processes', None)
         return res
 
     def _protect(self, args, task_vars):
-        protect = []
-        for i, value in enumerate(args['protect'] or ()):
-            # One entry may also be a comma-separated list of specs.
-            for spec in parse_port_specs(value, 'protect[%d]' % i):
-                protect.append((spec, 'listed in protect'))
-        if not args['auto_protect']:
-            return protect
-        conn = self._templar.template(task_vars.get('ansible_connection')) or self._play_context.connection
-        port = None
-        for name in ('ansible_port', 'ansible_ssh_port'):
-            if task_vars.get(name) not in (None, ''):
-                port = self._templar.template(task_vars[name])
-                port_var = name
-                break
-        if conn in SSH_CONNECTIONS:
-            ports = [(port, '%s of the %s connection' % (port_var, conn))] if port else [(22, 'default port of the ssh connection')]
-            protocol = 'tcp'
-        elif conn in WINRM_CONNECTIONS:
-            ports = [(port, '%s of the %s connection' % (port_var, conn))] if port else [
-                (5985, 'WinRM over HTTP (%s connection)' % conn), (5986, 'WinRM over HTTPS (%s connection)' % conn)]
-            protocol = 'tcp'
-        else:
-            ports = []
-            protocol = 'tcp'
-        facts = task_vars.get('ansible_facts') or {}
-        env = facts.get('env') or task_vars.get('ansible_env') or {}
-        ssh_connection = env.get('SSH_CONNECTION') if isinstance(env, dict) else None
-        if ssh_connection and len(str(ssh_connection).split()) == 4:
-            # "client_ip client_port server_ip server_port": the last field is this host's sshd port.
-            ports.append((str(ssh_connection).split()[3], 'server port of the current SSH_CONNECTION'))
-        for value, why in ports:
-            try:
-                spec = parse_port_spec(int(value), 'ansible_port', protocol)
-            except (TypeError, ValueError) as exc:
-                raise AuditError('%s: %r is not a port number (%s)' % (why, value, exc))
-            if not any(spec == known[0] for known in protect):
-                protect.append((spec, 'management path: %s' % why))
-        return protect
+        """Protected records (see _remediation.protect): the user's specs, then the management path."""
+        try:
+            listed = protection.user_specs(args['protect'])
+            if not args['auto_protect']:
+                return listed
+            conn = self._templar.template(task_vars.get('ansible_connection')) or self._play_context.connection
+            port, port_var = None, 'ansible_port'
+            for name in ('ansible_port', 'ansible_ssh_port'):
+                if task_vars.get(name) not in (None, ''):
+                    port, port_var = self._templar.template(task_vars[name]), name
+                    break
+            ssh_connection = args['ssh_connection']
+            if ssh_connection is None:
+                facts = task_vars.get('ansible_facts') or {}
+                env = facts.get('env') or task_vars.get('ansible_env') or {}
+                ssh_connection = env.get('SSH_CONNECTION') if isinstance(env, dict) else None
+            path = protection.management_path(conn, ansible_port=port, port_var=port_var,
+                                              ssh_connection=ssh_connection, windows=self._is_windows(task_vars))
+        except protection.ProtectError as exc:
+            raise AuditError(str(exc))
+        return protection.merge(listed, path)

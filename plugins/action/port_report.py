@@ -7,59 +7,62 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import os
-import re
-import tempfile
-
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.hostsec.ports.plugins.modules.port_report import ARGUMENT_SPEC
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, render
-
-FLEET_FILES = {'json': 'fleet.json', 'junit': 'fleet.junit.xml', 'markdown': 'fleet.md'}
 
 
-def _safe_name(host):
-    """Inventory names may hold characters a file name should not."""
-    return re.sub(r'[^A-Za-z0-9._-]', '_', host) or '_'
+from ansible_collections.hostsec.ports.plugins.plugin_utils._action import GuardedAction
+from ansible_collections.hostsec.ports.plugins.modules import port_report as _documentation
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, files, html, provenance, query, render
+
+FLEET_FILES = {'json': 'fleet.json', 'junit': 'fleet.junit.xml', 'markdown': 'fleet.md', 'html': 'fleet.html'}
 
 
-def _write(path, text):
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.port_report.')
-    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+def _load_kb():
+    # Provenance only: a KB that cannot load already failed the audit itself.
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import KBError, get_kb
+    try:
+        return get_kb()
+    except KBError:
+        return None
 
 
-class ActionModule(ActionBase):
+def _read_fleet(path, field):
+    try:
+        with open(path, encoding='utf-8', errors='surrogateescape') as handle:
+            doc = json.load(handle)
+    except OSError as exc:
+        raise build.ReportError('%s: cannot read %s: %s' % (field, path, exc))
+    except ValueError as exc:
+        raise build.ReportError('%s: %s is not a fleet report (invalid JSON: %s); remove it or name another baseline'
+                                % (field, path, exc))
+    if not isinstance(doc, dict) or not isinstance(doc.get('hosts'), list):
+        raise build.ReportError('%s: %s is not a fleet report (no hosts list)' % (field, path))
+    return doc
 
-    TRANSFERS_FILES = False
+
+class ActionModule(GuardedAction):
+
+    NAME = 'port_report'
+    ARGUMENT_SPEC = _documentation.ARGUMENT_SPEC
+    INPUT_ERRORS = (build.ReportError, OSError)
     _requires_connection = False
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        result['changed'] = False
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
+    def _work(self, args, task_vars, result):
+        with build.bulk():
             return self._report(args, task_vars, result)
-        except (build.ReportError, ValueError, OSError) as exc:
-            result.update(failed=True, msg='port_report: %s' % exc)
-            return result
-
     def _inputs(self, args, task_vars):
+        """{host: (audit, outcome, inventory groups)}"""
+        hostvars = task_vars.get('hostvars') or {}
         if args['results'] is not None:
             out = {}
             for host, value in args['results'].items():
                 if not isinstance(value, dict):
                     raise build.ReportError('results.%s: expected a mapping with audit and outcome, got %r' % (host, value))
-                out[host] = (value.get('audit') or {}, value.get('outcome') or {})
+                out[host] = (value.get('audit') or {}, value.get('outcome') or {}, value.get('groups') or ())
             return out
         hosts = args['hosts'] if args['hosts'] is not None else task_vars.get('ansible_play_hosts_all') or []
-        hostvars = task_vars.get('hostvars') or {}
         out = {}
         for host in hosts:
             hvars = hostvars.get(host) if host in hostvars else None
@@ -67,41 +70,87 @@ class ActionModule(ActionBase):
                 raise build.ReportError('hosts: %r is not in the inventory' % (host,))
             audit = self._templar.template(hvars.get(args['audit_var'])) if args['audit_var'] in hvars else None
             outcome = self._templar.template(hvars.get(args['outcome_var'])) if args['outcome_var'] in hvars else None
+            groups = [g for g in (hvars.get('group_names') or ()) if g not in ('all', 'ungrouped')]
             if not isinstance(audit, dict):
                 audit = {'msg': 'no port_audit result (%s is not set: the host failed or was unreachable before '
                                 'the audit)' % args['audit_var']}
-            out[host] = (audit, outcome if isinstance(outcome, dict) else {})
+            out[host] = (audit, outcome if isinstance(outcome, dict) else {}, groups)
         return out
 
     def _report(self, args, task_vars, result):
+        mode, dir_mode = files.parse_mode(args['mode'], 'mode')
+        expression = query.compile_query(args['query']) if args['query'] else None
         generated = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-        reports = [build.host_report(host, audit, outcome, generated=generated)
-                   for host, (audit, outcome) in sorted(self._inputs(args, task_vars).items())]
-        fleet = build.fleet_report(reports, generated=generated)
+        noncompliant_on = args['junit_fail_on']
+        reports = [build.host_report(host, audit, outcome, generated=generated, noncompliant_on=noncompliant_on,
+                                     groups=groups)
+                   for host, (audit, outcome, groups) in sorted(self._inputs(args, task_vars).items())]
+        fleet = build.fleet_report(reports, generated=generated, provenance=provenance.provenance(_load_kb(), args['query']),
+                                   noncompliant_on=noncompliant_on, play_fail_on=args['play_fail_on'])
+        dest = os.path.abspath(os.path.expanduser(args['dest'])) if args['dest'] else None
+        previous, baseline_name = None, None
+        if args['baseline']:
+            baseline_name = os.path.abspath(os.path.expanduser(args['baseline']))
+            previous = _read_fleet(baseline_name, 'baseline')
+        elif dest and args['fleet'] and os.path.exists(os.path.join(dest, FLEET_FILES['json'])):
+            baseline_name = os.path.join(dest, FLEET_FILES['json'])
+            previous = _read_fleet(baseline_name, 'previous run')
+        fleet['drift'] = drift.drift(previous, fleet, baseline_name=baseline_name)
+        selected = query.run(expression, fleet) if expression else None
+
         # Render everything before writing anything, so bad options leave no half-written set.
-        files = {}
-        if args['dest']:
-            dest = os.path.abspath(os.path.expanduser(args['dest']))
+        out = {}
+        if dest:
             for rep in reports:
-                files[os.path.join(dest, 'hosts', _safe_name(rep['host']) + '.json')] = render.to_json(rep)
+                out[os.path.join(dest, 'hosts', files.host_file_name(rep['host']) + '.json')] = render.to_json(rep)
             if args['fleet']:
-                if 'json' in args['formats']:
-                    files[os.path.join(dest, FLEET_FILES['json'])] = render.to_json(fleet)
-                if 'junit' in args['formats']:
-                    files[os.path.join(dest, FLEET_FILES['junit'])] = render.junit_xml(
-                        fleet, fail_on=args['junit_fail_on'], by=args['junit_by'])
-                if 'markdown' in args['formats']:
-                    files[os.path.join(dest, FLEET_FILES['markdown'])] = render.markdown(fleet)
-        for path, text in files.items():
-            _write(path, text)
-        lines = []
-        for rep in reports:
-            lines.extend(render.text_table(rep))
+                renderers = {
+                    'json': lambda: render.fleet_json(fleet),
+                    'junit': lambda: render.junit_xml(fleet, fail_on=args['junit_fail_on'], by=args['junit_by'],
+                                                      drift_fails=args['junit_drift_fails']),
+                    'markdown': lambda: render.markdown(fleet),
+                    'html': lambda: html.html(fleet),
+                }
+                for fmt in args['formats']:
+                    out[os.path.join(dest, FLEET_FILES[fmt])] = renderers[fmt]()
+            if selected is not None:
+                out[os.path.join(dest, 'query.json')] = render.to_json(selected)
+        for path, text in out.items():
+            files.write(path, text, mode, dir_mode)
+        lines = render.fleet_summary(fleet)
+        if len(reports) == 1:
+            lines += render.text_table(reports[0])
+        fleet_json = out.get(os.path.join(dest, FLEET_FILES['json'])) if dest else None
         result.update(
             lines=lines,
-            files=sorted(files),
+            files=sorted(out),
             totals=fleet['totals'],
-            hosts={r['host']: {'passed': r['passed'], 'findings': len(r['findings']), 'audited': r['audited']}
-                   for r in reports},
+            drift={k: v for k, v in fleet['drift'].items() if k != 'hosts'},
+            hosts={r['host']: {'passed': r['passed'], 'compliant': r['compliant'], 'findings': len(r['findings']),
+                               'audited': r['audited']} for r in reports},
+            stats=self._stats(fleet, dest, fleet_json),
         )
+        if selected is not None:
+            result['query_result'] = selected
         return result
+
+    @staticmethod
+    def _stats(fleet, dest, fleet_json):
+        """The small fleet summary published with set_stats (AWX/AAP artifacts, ansible-runner)."""
+        t = fleet['totals']
+        out = {
+            'generated': fleet['generated'],
+            'collection_version': fleet['provenance'].get('collection_version'),
+            'hosts': t['hosts'], 'compliant': t['hosts_compliant'], 'noncompliant': t['hosts_noncompliant'],
+            'not_audited': t['hosts_not_audited'], 'findings': t['findings'], 'by_severity': t['by_severity'],
+            'noncompliant_hosts': [r['host'] for r in fleet['hosts'] if r['audited'] and not r['compliant']][:50],
+            'not_audited_hosts': [r['host'] for r in fleet['hosts'] if not r['audited']][:50],
+            'top_findings': [{'finding': g['title'], 'severity': g['severity'], 'hosts': g['host_count']}
+                             for g in fleet['groups'][:10]],
+            'drift': {'state': fleet['drift']['state'], 'text': fleet['drift']['text'],
+                      'totals': fleet['drift'].get('totals') or {}},
+            'report_dir': dest,
+        }
+        if fleet_json is not None:
+            out['fleet_json_sha256'] = hashlib.sha256(fleet_json.encode('utf-8', 'surrogateescape')).hexdigest()
+        return out

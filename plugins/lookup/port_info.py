@@ -14,8 +14,10 @@ description:
   - Returns the knowledge-base record of each port a term names - range class, IANA status and entries,
     curated unofficial uses, security notes, related ports and the profiles that include it.
   - A term is a port (V(3011)), a port with protocol (V(3011/tcp)), a small range (V(3000-3011/tcp)),
-    an IANA service name (V(ssh)) or a profile name (V(citrix-gslb)). A profile wins over a service
-    of the same name.
+    an IANA service name (V(https)) or a profile name (V(citrix-gslb)). A profile wins over a service
+    of the same name (V(ssh) gives 22/tcp only, V(docker) the TLS port 2376/tcp, not IANA's 2375/tcp).
+  - A term with a slash or a leading sign (V(/tcp), V(-5/udp)) is a port spec and fails as a bad one;
+    an unknown name fails with the closest profile and service names.
   - A port without protocol gives one record for V(tcp) and one for V(udp), plus V(sctp) and V(dccp)
     when IANA has a record for that port under them. A service name gives every protocol IANA assigns it.
   - At most O(max_ports) records per term, so a typo such as V(1-65535) fails fast instead of
@@ -90,7 +92,10 @@ _raw:
       type: list
       elements: str
     uses:
-      description: Curated unofficial uses (vendor, product, purpose, plaintext, secure_alternative, sources, confidence).
+      description:
+        - Curated uses (vendor, product, purpose, plaintext, secure_alternative, prevalence, sources, confidence).
+        - C(plaintext) is decided for this port; a use whose ports differ (1883 MQTT, 8883 MQTT over TLS) also
+          has C(plaintext_ports), the list of its plaintext ports.
       type: list
       elements: dict
     security:

@@ -44,8 +44,13 @@ Function ConvertTo-HostsecTimestamp {
     if ($null -eq $Value) {
         return $null
     }
+    # Get-CimInstance returns CIM datetimes as Kind=Local; only a UTC value is
+    # shifted, so a Local or Unspecified one is never moved by the offset twice.
     $date = [DateTime]$Value
-    $date.ToLocalTime().ToString('yyyy-MM-ddTHH:mm:sszzz', [Globalization.CultureInfo]::InvariantCulture)
+    if ($date.Kind -eq [DateTimeKind]::Utc) {
+        $date = $date.ToLocalTime()
+    }
+    $date.ToString('yyyy-MM-ddTHH:mm:sszzz', [Globalization.CultureInfo]::InvariantCulture)
 }
 
 Function ConvertTo-HostsecEndpoint {
@@ -133,20 +138,32 @@ Function New-HostsecRawResult {
         [string]
         $Collector,
 
+        # Untyped: a [string] parameter would turn $null into ''.
+        [AllowNull()]
+        $FallbackReason,
+
         [bool]
         $Elevated
     )
 
     [Ordered]@{
         collector = $Collector
+        fallback_reason = $FallbackReason
         elevated = $Elevated
         tcp = [Collections.Generic.List[Object]]@()
         udp = [Collections.Generic.List[Object]]@()
         netstat = $null
+        netstat_owner = $null
+        http_requestq = $null
+        socket_errors = [Collections.Generic.List[string]]@()
         netsh_dynamicport = $null
+        netsh_dynamicport_udp = $null
         dynamic_port_range = $null
+        udp_dynamic_port_range = $null
         processes = [Collections.Generic.List[Object]]@()
+        owner_source = $null
         services = [Collections.Generic.List[Object]]@()
+        domain_role = $null
         unreadable = [Collections.Generic.List[string]]@()
         errors = [Collections.Generic.List[string]]@()
     }
@@ -157,7 +174,12 @@ Function Invoke-HostsecNative {
     .SYNOPSIS
     Runs a console program; returns its output lines and exit code.
     .DESCRIPTION
-    One place for native calls, so that Pester can mock them.
+    One place for native calls, so that Pester can mock them. Ansible runs
+    modules with $ErrorActionPreference = 'Stop', under which Windows
+    PowerShell 5.1 turns any stderr line of a redirected native command into a
+    terminating NativeCommandError: here stderr lines are collected apart
+    instead, and a program that cannot start gives exit code -1, so the
+    caller records the reason rather than the module crashing.
     #>
     param (
         [Parameter(Mandatory = $true)]
@@ -168,48 +190,97 @@ Function Invoke-HostsecNative {
         $ArgumentList = @()
     )
 
-    $lines = @(& $FilePath @ArgumentList 2>&1 | ForEach-Object { [string]$_ })
-    [PSCustomObject]@{
-        Lines = $lines
-        ExitCode = $LASTEXITCODE
+    $ErrorActionPreference = 'Continue'
+    $stdout = [Collections.Generic.List[string]]@()
+    $stderr = [Collections.Generic.List[string]]@()
+    $exitCode = -1
+    $started = $true
+    try {
+        # ForEach-Object runs its block in this scope, so $started is this one.
+        & $FilePath @ArgumentList 2>&1 | ForEach-Object -Process {
+            if ($_ -is [Management.Automation.ErrorRecord]) {
+                # With EAP Continue a missing program is an error record, not an exception.
+                if ($_.Exception -is [Management.Automation.CommandNotFoundException]) {
+                    $started = $false
+                }
+                $stderr.Add([string]$_)
+            }
+            else {
+                $stdout.Add([string]$_)
+            }
+        }
+        if ($started) {
+            $exitCode = $LASTEXITCODE
+        }
     }
+    catch {
+        $stderr.Add($_.Exception.Message)
+    }
+    [PSCustomObject]@{
+        Lines = [string[]]$stdout.ToArray()
+        ErrorLines = [string[]]$stderr.ToArray()
+        ExitCode = $exitCode
+    }
+}
+
+Function Format-HostsecNativeFailure {
+    <#
+    .SYNOPSIS
+    "netstat.exe -ano: exit code 1: <stderr>" for an error message.
+    #>
+    [OutputType([string])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [string]
+        $Command,
+
+        [Parameter(Mandatory = $true)]
+        $Result
+    )
+
+    $text = "${Command}: exit code $($Result.ExitCode)"
+    $stderr = @($Result.ErrorLines | Where-Object { $_ -and $_.Trim() })
+    if ($stderr.Count -gt 0) {
+        $text += ": $($stderr -join ' ')"
+    }
+    $text
 }
 
 Function Get-HostsecCollector {
     <#
     .SYNOPSIS
     nettcpip when the NetTCPIP cmdlets exist, else netstat; honours a forced choice.
+    .DESCRIPTION
+    Returns the collector and, for an automatic netstat, the reason. That the
+    cmdlets exist does not mean their CIM query works: Get-HostsecSocket falls
+    back to netstat again when it fails or comes back empty.
     #>
-    [OutputType([string])]
     param (
         [string]
         $Requested = 'auto'
     )
 
     if ($Requested -ne 'auto') {
-        return $Requested
+        return [PSCustomObject]@{ Name = $Requested; Reason = $null }
     }
     if (Get-Command -Name Get-NetTCPConnection -ErrorAction SilentlyContinue) {
-        return 'nettcpip'
+        return [PSCustomObject]@{ Name = 'nettcpip'; Reason = $null }
     }
-    'netstat'
+    [PSCustomObject]@{ Name = 'netstat'; Reason = 'the NetTCPIP module (Get-NetTCPConnection) is not available' }
 }
 
-Function Add-HostsecQueryError {
+Function Get-HostsecQueryProblem {
     <#
     .SYNOPSIS
-    Records the errors of a NetTCPIP query, except "no objects found".
+    The errors of a NetTCPIP query as text, except "no objects found".
     .DESCRIPTION
     Get-NetTCPConnection and Get-NetUDPEndpoint write an ObjectNotFound error
-    when nothing matches, which is an empty answer; any other error goes into
-    errors so the result says the table may be incomplete instead of failing
-    silently.
+    when nothing matches, which is an empty answer; any other error (Invalid
+    class, provider load failure, Winmgmt stopped, quota) means the table was
+    not read.
     #>
+    [OutputType([string[]])]
     param (
-        [Parameter(Mandatory = $true)]
-        [Collections.IDictionary]
-        $Raw,
-
         [Parameter(Mandatory = $true)]
         [string]
         $Label,
@@ -220,68 +291,152 @@ Function Add-HostsecQueryError {
         $ErrorRecord
     )
 
+    $problems = [Collections.Generic.List[string]]@()
     foreach ($err in @($ErrorRecord)) {
         if ($null -ne $err -and $err.CategoryInfo.Category -ne 'ObjectNotFound') {
-            $Raw.errors.Add("${Label}: $($err.Exception.Message)")
+            $problems.Add("${Label}: $($err.Exception.Message)")
         }
+    }
+    $problems.ToArray()
+}
+
+Function Read-HostsecNetTCPIP {
+    <#
+    .SYNOPSIS
+    Listening TCP sockets and UDP endpoints from the NetTCPIP cmdlets, with any problem.
+    #>
+    $tcpErrors = @()
+    $udpErrors = @()
+    try {
+        $listening = @(Get-NetTCPConnection -State Listen -ErrorAction SilentlyContinue -ErrorVariable tcpErrors)
+    }
+    catch {
+        $listening = @()
+        $tcpErrors = @($_)
+    }
+    try {
+        $endpoints = @(Get-NetUDPEndpoint -ErrorAction SilentlyContinue -ErrorVariable udpErrors)
+    }
+    catch {
+        $endpoints = @()
+        $udpErrors = @($_)
+    }
+    $problems = @(Get-HostsecQueryProblem -Label 'Get-NetTCPConnection' -ErrorRecord $tcpErrors) +
+        @(Get-HostsecQueryProblem -Label 'Get-NetUDPEndpoint' -ErrorRecord $udpErrors)
+    [PSCustomObject]@{
+        Tcp = $listening
+        Udp = $endpoints
+        Problems = [string[]]$problems
     }
 }
 
 Function Get-HostsecSocket {
     <#
     .SYNOPSIS
-    Fills tcp/udp (nettcpip) or netstat (fallback) of a raw result.
+    Fills tcp/udp (nettcpip) or netstat (fallback) of a raw result; fails closed.
+    .DESCRIPTION
+    In auto mode a NetTCPIP query that fails, or that returns no listening TCP
+    socket (every Windows host listens on 135/tcp), falls back to netstat and
+    fallback_reason says why. A forced collector that fails, or netstat
+    failing too, fills socket_errors: the module then fails the host.
     #>
+    param (
+        [Parameter(Mandatory = $true)]
+        [Collections.IDictionary]
+        $Raw,
+
+        [string]
+        $Requested = 'auto'
+    )
+
+    if ($Raw.collector -eq 'nettcpip') {
+        $read = Read-HostsecNetTCPIP
+        $problem = $null
+        if ($read.Problems.Count -gt 0) {
+            $problem = "the NetTCPIP query failed ($($read.Problems -join '; '))"
+        }
+        elseif (@($read.Tcp).Count -eq 0) {
+            $problem = 'Get-NetTCPConnection returned no listening TCP socket'
+        }
+        if ($null -eq $problem) {
+            foreach ($conn in $read.Tcp) {
+                $Raw.tcp.Add((ConvertTo-HostsecEndpoint -InputObject $conn))
+            }
+            foreach ($endpoint in $read.Udp) {
+                $Raw.udp.Add((ConvertTo-HostsecEndpoint -InputObject $endpoint))
+            }
+            return
+        }
+        if ($Requested -ne 'auto') {
+            $Raw.socket_errors.Add($problem)
+            return
+        }
+        $Raw.collector = 'netstat'
+        $Raw.fallback_reason = $problem
+    }
+
+    # The netstat text is parsed in Python; only its raw lines go back.
+    $netstat = Invoke-HostsecNative -FilePath 'netstat.exe' -ArgumentList @('-ano')
+    $Raw.netstat = $netstat.Lines
+    if ($netstat.ExitCode -ne 0 -or $netstat.Lines.Count -eq 0) {
+        $Raw.socket_errors.Add((Format-HostsecNativeFailure -Command 'netstat.exe -ano' -Result $netstat))
+    }
+    elseif ($netstat.ErrorLines.Count -gt 0) {
+        $Raw.errors.Add("netstat.exe -ano wrote to stderr: $($netstat.ErrorLines -join ' ')")
+    }
+}
+
+Function Get-HostsecHttpQueue {
+    <#
+    .SYNOPSIS
+    Fills http_requestq (netsh http show servicestate view=requestq) when System owns a TCP listener.
+    .DESCRIPTION
+    http.sys listens inside System (PID 4) for IIS, WinRM and every other URL
+    registration; the request queue view names the processes behind each URL.
+    Returns the PIDs of those processes (the "ID: 1234, image: ..." lines), so
+    their process and service records are read too; the rest is parsed in Python.
+    #>
+    [OutputType([uint32[]])]
     param (
         [Parameter(Mandatory = $true)]
         [Collections.IDictionary]
         $Raw
     )
 
-    if ($Raw.collector -eq 'nettcpip') {
-        $tcpErrors = @()
-        $udpErrors = @()
-        try {
-            $listening = @(Get-NetTCPConnection -State Listen -ErrorAction SilentlyContinue -ErrorVariable tcpErrors)
+    $pids = New-Object -TypeName 'Collections.Generic.HashSet[uint32]'
+    $system = @(@($Raw.tcp) | Where-Object { $null -ne $_ -and $_.OwningProcess -eq 4 })
+    foreach ($line in @($Raw.netstat)) {
+        $fields = -split [string]$line
+        if ($fields.Count -ge 5 -and $fields[0] -eq 'TCP' -and $fields[-1] -eq '4') {
+            $system += $line
         }
-        catch {
-            $listening = @()
-            $tcpErrors = @($_)
-        }
-        try {
-            $endpoints = @(Get-NetUDPEndpoint -ErrorAction SilentlyContinue -ErrorVariable udpErrors)
-        }
-        catch {
-            $endpoints = @()
-            $udpErrors = @($_)
-        }
-        foreach ($conn in $listening) {
-            $Raw.tcp.Add((ConvertTo-HostsecEndpoint -InputObject $conn))
-        }
-        foreach ($endpoint in $endpoints) {
-            $Raw.udp.Add((ConvertTo-HostsecEndpoint -InputObject $endpoint))
-        }
-        Add-HostsecQueryError -Raw $Raw -Label 'Get-NetTCPConnection' -ErrorRecord $tcpErrors
-        Add-HostsecQueryError -Raw $Raw -Label 'Get-NetUDPEndpoint' -ErrorRecord $udpErrors
-        return
     }
-
-    # The netstat text is parsed in Python; only its raw lines go back.
-    $netstat = Invoke-HostsecNative -FilePath 'netstat.exe' -ArgumentList @('-ano')
-    if ($netstat.ExitCode -ne 0) {
-        $Raw.errors.Add("netstat.exe -ano: exit code $($netstat.ExitCode)")
+    if ($system.Count -eq 0) {
+        return , [uint32[]]@()
     }
-    $Raw.netstat = $netstat.Lines
+    $netsh = Invoke-HostsecNative -FilePath 'netsh.exe' -ArgumentList @('http', 'show', 'servicestate', 'view=requestq')
+    if ($netsh.ExitCode -ne 0) {
+        $Raw.errors.Add((Format-HostsecNativeFailure -Command 'netsh http show servicestate view=requestq' -Result $netsh))
+        return , [uint32[]]@()
+    }
+    $Raw.http_requestq = $netsh.Lines
+    foreach ($line in $netsh.Lines) {
+        if ($line -match '^\s*ID:\s*(\d+)\b') {
+            $null = $pids.Add([uint32]$Matches[1])
+        }
+    }
+    , [uint32[]]@($pids | Sort-Object)
 }
 
 Function Get-HostsecSocketPid {
     <#
     .SYNOPSIS
-    The distinct PIDs owning a socket in a raw result.
+    The distinct PIDs owning a listening socket in a raw result.
     .DESCRIPTION
-    For the netstat fallback the PID is the last column of a TCP/UDP row; this
-    is the only netstat reading done on the host, to know whose processes to
-    look up.
+    For the netstat fallback the PID is the last column of a UDP row or of a
+    TCP row whose foreign port is 0 (a listener: the State column is
+    translated, the foreign address is not). Client connections are left out,
+    so their processes are never looked up.
     #>
     [OutputType([uint32[]])]
     param (
@@ -298,17 +453,80 @@ Function Get-HostsecSocketPid {
     }
     foreach ($line in @($Raw.netstat)) {
         $fields = -split [string]$line
-        if ($fields.Count -ge 4 -and $fields[0] -in @('TCP', 'UDP') -and $fields[-1] -match '^\d+$') {
+        if ($fields.Count -lt 4 -or $fields[-1] -notmatch '^\d+$') {
+            continue
+        }
+        $listening = ($fields[0] -eq 'UDP') -or ($fields[0] -eq 'TCP' -and $fields.Count -ge 5 -and $fields[2] -match ':0$')
+        if ($listening) {
             $null = $pids.Add([uint32]$fields[-1])
         }
     }
     , [uint32[]]@($pids | Sort-Object)
 }
 
+Function Get-HostsecOwner {
+    <#
+    .SYNOPSIS
+    pid -> "DOMAIN\user" for every process, in one call where possible; sets owner_source.
+    .DESCRIPTION
+    Elevated: one Get-Process -IncludeUserName call. It opens each process
+    with PROCESS_QUERY_LIMITED_INFORMATION, which protected processes
+    (wininit, services, LSASS with RunAsPPL) allow, where Win32_Process.GetOwner
+    asks for more and is denied. Without elevation -IncludeUserName is refused,
+    so GetOwner runs once per owning PID instead.
+    #>
+    [OutputType([Collections.IDictionary])]
+    param (
+        [Parameter(Mandatory = $true)]
+        [Collections.IDictionary]
+        $Raw,
+
+        [AllowEmptyCollection()]
+        [object[]]
+        $Process = @()
+    )
+
+    $owners = @{}
+    if ($Raw.elevated) {
+        $listed = @()
+        try {
+            # A process that exits mid-call is a non-terminating error: skipped, not fatal.
+            $listed = @(Get-Process -IncludeUserName -ErrorAction SilentlyContinue)
+        }
+        catch {
+            $Raw.errors.Add("Get-Process -IncludeUserName: $($_.Exception.Message); owners read with GetOwner")
+        }
+        if ($listed.Count -gt 0) {
+            foreach ($proc in $listed) {
+                if ($proc.UserName) {
+                    $owners[[uint32]$proc.Id] = [string]$proc.UserName
+                }
+            }
+            $Raw.owner_source = 'get-process'
+            return $owners
+        }
+    }
+    $Raw.owner_source = 'getowner'
+    foreach ($proc in $Process) {
+        $id = [uint32]$proc.ProcessId
+        try {
+            $answer = Invoke-CimMethod -InputObject $proc -MethodName GetOwner -ErrorAction Stop
+            if ($answer.ReturnValue -eq 0 -and $answer.User) {
+                $owners[$id] = "$($answer.Domain)\$($answer.User)"
+            }
+        }
+        catch {
+            # Left out: the caller marks the owner unreadable.
+            $null = $_
+        }
+    }
+    $owners
+}
+
 Function Get-HostsecProcess {
     <#
     .SYNOPSIS
-    Fills processes: one Win32_Process query, one GetOwner call per owning PID.
+    Fills processes: one Win32_Process query and one owner read for the owning PIDs.
     #>
     param (
         [Parameter(Mandatory = $true)]
@@ -334,23 +552,16 @@ Function Get-HostsecProcess {
         $Raw.unreadable.Add('Name')
         return
     }
-    foreach ($proc in $all) {
+    $owning = @($all | Where-Object { $wanted.Contains([uint32]$_.ProcessId) })
+    $users = Get-HostsecOwner -Raw $Raw -Process @($owning | Where-Object { [uint32]$_.ProcessId -notin $script:KernelPids })
+    foreach ($proc in $owning) {
         $id = [uint32]$proc.ProcessId
-        if (-not $wanted.Contains($id)) {
-            continue
-        }
         $owner = $null
         if ($id -notin $script:KernelPids) {
-            try {
-                $answer = Invoke-CimMethod -InputObject $proc -MethodName GetOwner -ErrorAction Stop
-                if ($answer.ReturnValue -eq 0 -and $answer.User) {
-                    $owner = "$($answer.Domain)\$($answer.User)"
-                }
-                else {
-                    $null = $unreadable.Add('Owner')
-                }
+            if ($users.Contains($id)) {
+                $owner = $users[$id]
             }
-            catch {
+            else {
                 $null = $unreadable.Add('Owner')
             }
             # Without elevation WMI returns these as null for other users' processes.
@@ -373,7 +584,8 @@ Function Get-HostsecService {
     .SYNOPSIS
     Fills services: one Win32_Service query, kept when the service's PID owns a socket.
     .DESCRIPTION
-    Every service of a shared svchost is kept, since any of them may own the port.
+    Every service of a shared svchost is kept; which of them owns a socket is
+    told by its service tag (Get-HostsecServiceTag), never guessed.
     #>
     param (
         [Parameter(Mandatory = $true)]
@@ -401,10 +613,17 @@ Function Get-HostsecService {
     }
 }
 
-Function Get-HostsecPortRange {
+Function Get-HostsecServiceTag {
     <#
     .SYNOPSIS
-    Fills dynamic_port_range (Get-NetTCPSetting) or netsh_dynamicport (fallback).
+    Fills netstat_owner (netstat -anob) when a socket's process hosts several services.
+    .DESCRIPTION
+    netstat -b prints under each socket the component that created it: for a
+    svchost socket the service named by its service tag, which is what
+    GetOwnerModuleFromTcpEntry returns. It needs elevation and is slow on busy
+    hosts, so it runs only elevated and only when some owning process hosts
+    more than one service; the Python side accepts a name only if that
+    process hosts it.
     #>
     param (
         [Parameter(Mandatory = $true)]
@@ -412,26 +631,88 @@ Function Get-HostsecPortRange {
         $Raw
     )
 
-    if (Get-Command -Name Get-NetTCPSetting -ErrorAction SilentlyContinue) {
-        try {
-            # Several setting templates exist; the ones that carry a range all
-            # carry the system-wide one, 'Automatic' carries none.
-            $settings = @(Get-NetTCPSetting -ErrorAction Stop | Where-Object { $null -ne $_.DynamicPortRangeStartPort })
-            if ($settings.Count -gt 0) {
-                $Raw.dynamic_port_range = ConvertTo-HostsecPortRange -InputObject $settings[0]
-                return
+    if (-not $Raw.elevated) {
+        return
+    }
+    # A scriptblock, not -Property ProcessId: 5.1 does not read dictionary keys as properties there.
+    $shared = @($Raw.services | Group-Object -Property { $_.ProcessId } | Where-Object { $_.Count -gt 1 })
+    if ($shared.Count -eq 0) {
+        return
+    }
+    $netstat = Invoke-HostsecNative -FilePath 'netstat.exe' -ArgumentList @('-anob')
+    if ($netstat.ExitCode -ne 0) {
+        $Raw.errors.Add((Format-HostsecNativeFailure -Command 'netstat.exe -anob' -Result $netstat))
+        return
+    }
+    $Raw.netstat_owner = $netstat.Lines
+}
+
+Function Get-HostsecPortRange {
+    <#
+    .SYNOPSIS
+    Fills the TCP and UDP dynamic port ranges (Get-Net*Setting), or the netsh text as fallback.
+    #>
+    param (
+        [Parameter(Mandatory = $true)]
+        [Collections.IDictionary]
+        $Raw
+    )
+
+    foreach ($protocol in @('tcp', 'udp')) {
+        $cmdlet = if ($protocol -eq 'tcp') { 'Get-NetTCPSetting' } else { 'Get-NetUDPSetting' }
+        $range = $null
+        if (Get-Command -Name $cmdlet -ErrorAction SilentlyContinue) {
+            try {
+                # Several TCP setting templates exist; the ones that carry a range
+                # all carry the system-wide one, 'Automatic' carries none.
+                $settings = @(& $cmdlet -ErrorAction Stop | Where-Object { $null -ne $_.DynamicPortRangeStartPort })
+                if ($settings.Count -gt 0) {
+                    $range = ConvertTo-HostsecPortRange -InputObject $settings[0]
+                }
+            }
+            catch {
+                $Raw.errors.Add("${cmdlet}: $($_.Exception.Message)")
             }
         }
-        catch {
-            $Raw.errors.Add("Get-NetTCPSetting: $($_.Exception.Message)")
+        if ($null -ne $range) {
+            if ($protocol -eq 'tcp') {
+                $Raw.dynamic_port_range = $range
+            }
+            else {
+                $Raw.udp_dynamic_port_range = $range
+            }
+            continue
+        }
+        $netsh = Invoke-HostsecNative -FilePath 'netsh.exe' -ArgumentList @('int', 'ipv4', 'show', 'dynamicport', $protocol)
+        if ($netsh.ExitCode -ne 0) {
+            $Raw.errors.Add((Format-HostsecNativeFailure -Command "netsh int ipv4 show dynamicport $protocol" -Result $netsh))
+        }
+        elseif ($protocol -eq 'tcp') {
+            $Raw.netsh_dynamicport = $netsh.Lines
+        }
+        else {
+            $Raw.netsh_dynamicport_udp = $netsh.Lines
         }
     }
-    $netsh = Invoke-HostsecNative -FilePath 'netsh.exe' -ArgumentList @('int', 'ipv4', 'show', 'dynamicport', 'tcp')
-    if ($netsh.ExitCode -eq 0) {
-        $Raw.netsh_dynamicport = $netsh.Lines
+}
+
+Function Get-HostsecDomainRole {
+    <#
+    .SYNOPSIS
+    Fills domain_role (Win32_ComputerSystem.DomainRole; 4 and 5 are domain controllers).
+    #>
+    param (
+        [Parameter(Mandatory = $true)]
+        [Collections.IDictionary]
+        $Raw
+    )
+
+    try {
+        $system = Get-CimInstance -ClassName Win32_ComputerSystem -Property 'DomainRole' -ErrorAction Stop
+        $Raw.domain_role = [int]$system.DomainRole
     }
-    else {
-        $Raw.errors.Add("netsh int ipv4 show dynamicport tcp: exit code $($netsh.ExitCode)")
+    catch {
+        $Raw.errors.Add("Win32_ComputerSystem: $($_.Exception.Message)")
     }
 }
 
@@ -446,31 +727,46 @@ Function Get-HostsecListenerRaw {
         $Collector = 'auto'
     )
 
-    $raw = New-HostsecRawResult -Collector (Get-HostsecCollector -Requested $Collector) -Elevated (Test-HostsecElevated)
-    Get-HostsecSocket -Raw $raw
-    $pids = Get-HostsecSocketPid -Raw $raw
+    $choice = Get-HostsecCollector -Requested $Collector
+    $raw = New-HostsecRawResult -Collector $choice.Name -FallbackReason $choice.Reason -Elevated (Test-HostsecElevated)
+    Get-HostsecSocket -Raw $raw -Requested $Collector
+    if ($raw.socket_errors.Count -gt 0) {
+        return $raw
+    }
+    $queuePids = Get-HostsecHttpQueue -Raw $raw
+    $socketPids = Get-HostsecSocketPid -Raw $raw
+    $pids = [uint32[]]@(@($socketPids) + @($queuePids) | Sort-Object -Unique)
     Get-HostsecProcess -Raw $raw -ProcessId $pids
     Get-HostsecService -Raw $raw -ProcessId $pids
+    Get-HostsecServiceTag -Raw $raw
     Get-HostsecPortRange -Raw $raw
+    Get-HostsecDomainRole -Raw $raw
     $raw
 }
 
 $exportMembers = @{
     Function = @(
-        'Add-HostsecQueryError'
         'ConvertTo-HostsecEndpoint'
+        'ConvertTo-HostsecPortRange'
         'ConvertTo-HostsecProcess'
         'ConvertTo-HostsecService'
         'ConvertTo-HostsecTimestamp'
+        'Format-HostsecNativeFailure'
         'Get-HostsecCollector'
+        'Get-HostsecDomainRole'
+        'Get-HostsecHttpQueue'
         'Get-HostsecListenerRaw'
+        'Get-HostsecOwner'
         'Get-HostsecPortRange'
         'Get-HostsecProcess'
+        'Get-HostsecQueryProblem'
         'Get-HostsecService'
+        'Get-HostsecServiceTag'
         'Get-HostsecSocket'
         'Get-HostsecSocketPid'
         'Invoke-HostsecNative'
         'New-HostsecRawResult'
+        'Read-HostsecNetTCPIP'
         'Test-HostsecElevated'
     )
 }

@@ -23,8 +23,14 @@ description:
   - Works unprivileged. Without root only the user's own processes can be attributed; every socket is still
     listed, the result says RV(attribution_complete=false) and a warning names the reason.
   - Never returns a silent empty list. When no collector can read the socket tables the module fails and says why.
-  - Also sets C(ansible_facts.tcp_listen) and C(ansible_facts.udp_listen) in the format of
-    M(community.general.listen_ports_facts), so playbooks written for it keep working.
+  - The result is compact, each process once in RV(processes) (a table by pid) and each listener naming its
+    owners by pid in RV(listeners[].pids); the C(hostsec.ports) plugins read it through one schema module.
+  - With O(facts=true) it also sets C(ansible_facts.tcp_listen) and C(ansible_facts.udp_listen) in the format of
+    M(community.general.listen_ports_facts), so playbooks written for it keep working. They are off by default,
+    as for every C(_info) module.
+  - With O(namespaces=all) it also lists every other network namespace of the host (containers of podman, docker,
+    containerd and CRI-O, Kubernetes pods, named C(ip netns)), each listener with its RV(listeners[].netns) and
+    RV(listeners[].container), and links host ports published to a container to the listener they reach.
 author:
   - hostsec.ports maintainers (@hostsec)
 extends_documentation_fragment:
@@ -65,9 +71,32 @@ options:
     type: str
     choices: [auto, netlink, procfs]
     default: auto
+  namespaces:
+    description:
+      - C(current) lists the network namespace the module runs in.
+      - C(all) also enters every other network namespace of the host (found through C(/proc/*/ns/net),
+        C(/run/netns) and C(/run/docker/netns)) and lists its sockets with netlink. Listeners of a container carry
+        RV(listeners[].container) (runtime, id, name, image, pod, read from the runtime's files on disk); a named
+        C(ip netns) namespace is runtime C(netns). Host ports published to a container (docker-proxy, conmon,
+        iptables or nftables DNAT) are linked both ways, RV(listeners[].forwards_to) on the host listener and
+        RV(listeners[].published) on the container's. Needs root (C(CAP_SYS_ADMIN) to enter a namespace);
+        without it a warning names every namespace that could not be read. The procfs collector is used for the
+        current namespace only.
+    type: str
+    choices: [current, all]
+    default: current
+  facts:
+    description:
+      - Also return C(ansible_facts.tcp_listen) and C(ansible_facts.udp_listen) in the format of
+        M(community.general.listen_ports_facts).
+      - Off by default since 0.2.0; they add one row per socket and process to the result.
+    type: bool
+    default: false
 notes:
-  - Only the network namespace the module runs in is listed. To inspect a container, run the module inside it
-    (for example with the C(containers.podman.podman) connection); RV(netns) tells namespaces apart.
+  - By default only the network namespace the module runs in is listed (see O(namespaces)); RV(netns) tells
+    namespaces apart.
+  - To turn a result into full listener records (each with its C(processes) list), the collection's plugins use
+    C(schema.expand()); in a playbook, look owners up with C(ports.processes[pid | string]).
   - Sockets owned by the kernel itself (inode 0, for example the UDP socket of WireGuard or NFS) are listed
     with no processes and do not count as unattributed.
   - Process names are returned whole; the kernel's 15-byte cut of C(comm) is repaired from the executable or
@@ -103,7 +132,24 @@ EXAMPLES = r'''
     that: ports.attribution_complete
     fail_msg: "{{ ports.unattributed }} sockets have no known owner"
 
-- name: Use the community.general.listen_ports_facts compatible facts
+- name: Name the owners of each listener from the process table
+  ansible.builtin.debug:
+    msg: "{{ item.port }}: {{ item.pids | map('string') | map('extract', ports.processes) | map(attribute='name') | list }}"
+  loop: "{{ ports.listeners }}"
+  loop_control:
+    label: "{{ item.protocol }}/{{ item.port }}"
+
+- name: Every container's listeners too
+  hostsec.ports.listening_ports_info:
+    namespaces: all
+  become: true
+  register: everywhere
+
+- name: Set the community.general.listen_ports_facts compatible facts
+  hostsec.ports.listening_ports_info:
+    facts: true
+
+- name: Use them
   ansible.builtin.debug:
     msg: "{{ ansible_facts.tcp_listen | map(attribute='port') | unique | sort }}"
 '''
@@ -144,7 +190,9 @@ listeners:
       type: str
       sample: wildcard
     dual_stack:
-      description: True for an IPv6 wildcard socket without C(IPV6_V6ONLY), which also accepts IPv4.
+      description:
+        - True for an IPv6 wildcard socket (C(::)) without C(IPV6_V6ONLY), which also accepts IPv4.
+        - False for C(::ffff:0.0.0.0), a wildcard that accepts IPv4 only.
       type: bool
       sample: true
     v6only:
@@ -153,10 +201,6 @@ listeners:
         - With the C(procfs) collector this is the host default C(net.ipv6.bindv6only), not read per socket.
       type: bool
       sample: false
-    state:
-      description: C(listen) for TCP, C(unconnected) for UDP.
-      type: str
-      sample: listen
     inode:
       description: Socket inode; V(0) for a socket owned by the kernel.
       type: int
@@ -166,7 +210,7 @@ listeners:
       type: int
       sample: 0
     netns:
-      description: Network namespace inode (same as RV(netns)).
+      description: Network namespace inode of the socket (RV(netns) unless gathered with O(namespaces=all)).
       type: int
       sample: 4026531840
     services:
@@ -174,55 +218,52 @@ listeners:
       type: list
       elements: str
       sample: [ssh.service]
-    processes:
-      description: Every process holding the socket, by PID. Empty when no owner could be seen.
+    pids:
+      description: PIDs of every process holding the socket, sorted; each is a key (as text) of RV(processes).
+        Empty when no owner could be seen.
+      type: list
+      elements: int
+      sample: [812]
+    process_overrides:
+      description:
+        - Only when an owner differs for this socket from its RV(processes) entry, by pid (as text). Today that is
+          systemd (PID 1) holding a socket-activated listener, whose C(unit) and C(services) are the C(.socket)
+          unit of that listener.
+      type: dict
+      returned: when needed
+      sample: {"1": {"unit": "echo.socket", "services": ["echo.socket"]}}
+    container:
+      description: The container (or named C(ip netns)) whose namespace holds the socket, with O(namespaces=all).
+      type: dict
+      returned: for sockets of a container or named namespace
+      contains:
+        runtime:
+          description: C(podman), C(docker), C(containerd), C(cri-o) or C(netns).
+          type: str
+        id:
+          description: Container id (V(null) for C(netns)).
+          type: str
+        name:
+          description: Container name, or the C(ip netns) name.
+          type: str
+        image:
+          description: Image name when the runtime's files say it.
+          type: str
+        pod:
+          description: Kubernetes pod name (or pod uid from the cgroup) when in a pod.
+          type: str
+    published:
+      description: Host ports that reach this container listener, with O(namespaces=all).
       type: list
       elements: dict
-      contains:
-        pid:
-          description: Process ID.
-          type: int
-          sample: 812
-        name:
-          description: Full program name (the kernel's 15-byte C(comm) cut repaired).
-          type: str
-          sample: sshd
-        exe:
-          description: Executable path; V(null) when it cannot be read (another user's process without privileges).
-          type: str
-          sample: /usr/sbin/sshd
-        cmdline:
-          description: Arguments joined by spaces; bytes that are not UTF-8 as C(\\xNN). V(null) when empty.
-          type: str
-          sample: "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"
-        user:
-          description: Effective user name (the uid as text when it has no passwd entry).
-          type: str
-          sample: root
-        uid:
-          description: Effective user ID.
-          type: int
-          sample: 0
-        start_time:
-          description: Process start time, ISO 8601 in UTC.
-          type: str
-          sample: "2026-11-21T16:57:01Z"
-        unit:
-          description:
-            - System manager unit from the process's cgroup (C(ssh.service), C(session-3.scope)), that is the first unit below
-              the slices, never a cgroup a service or user created inside its own sub-tree. For systemd (PID 1)
-              holding a socket-activated listener, the C(.socket) unit that owns that listener (an active unit).
-            - V(null) outside systemd, and for processes of a user's own systemd instance (under C(user@UID.service)).
-          type: str
-          sample: ssh.service
-        services:
-          description:
-            - The unit as a list (empty when there is none).
-            - A process of a user's systemd instance lists its user unit as C(NAME (user@UID)), for example
-              C(pipewire.service (user@1000)); this is no system unit name and is never a unit to stop.
-          type: list
-          elements: str
-          sample: [ssh.service]
+      returned: when a forwarder or DNAT rule reaches the listener
+      sample: [{address: 0.0.0.0, port: 8080, protocol: tcp, via: conmon, netns: 4026531840}]
+    forwards_to:
+      description: On a host listener held by docker-proxy, conmon or rootlessport, the container listener it
+        reaches (C(netns), C(address), C(port), C(container)), with O(namespaces=all).
+      type: dict
+      returned: on forwarder listeners
+      sample: {netns: 4026532178, address: 10.88.0.2, port: 80, container: null}
   sample:
     - protocol: tcp
       family: ipv6
@@ -232,21 +273,71 @@ listeners:
       exposure: wildcard
       dual_stack: true
       v6only: false
-      state: listen
       inode: 23456
       uid: 0
       netns: 4026531840
       services: [ssh.service]
-      processes:
-        - pid: 812
-          name: sshd
-          exe: /usr/sbin/sshd
-          cmdline: "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"
-          user: root
-          uid: 0
-          start_time: "2026-11-21T16:57:01Z"
-          unit: ssh.service
-          services: [ssh.service]
+      pids: [812]
+processes:
+  description: Every process that owns a listener, once, by pid as text.
+  returned: always
+  type: dict
+  sample:
+    "812":
+      pid: 812
+      name: sshd
+      exe: /usr/sbin/sshd
+      cmdline: "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"
+      user: root
+      uid: 0
+      start_time: "2026-11-21T16:57:01Z"
+      unit: ssh.service
+      services: [ssh.service]
+  contains:
+    pid:
+      description: Process ID.
+      type: int
+      sample: 812
+    name:
+      description: Full program name (the kernel's 15-byte C(comm) cut repaired).
+      type: str
+      sample: sshd
+    exe:
+      description: Executable path; V(null) when it cannot be read (another user's process without privileges).
+      type: str
+      sample: /usr/sbin/sshd
+    cmdline:
+      description: Arguments joined by spaces; bytes that are not UTF-8 as C(\\xNN). V(null) when empty.
+      type: str
+      sample: "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"
+    user:
+      description: Effective user name (the uid as text when it has no passwd entry).
+      type: str
+      sample: root
+    uid:
+      description: Effective user ID.
+      type: int
+      sample: 0
+    start_time:
+      description: Process start time, ISO 8601 in UTC.
+      type: str
+      sample: "2026-11-21T16:57:01Z"
+    unit:
+      description:
+        - System manager unit from the process's cgroup (C(ssh.service), C(session-3.scope)), that is the first unit below
+          the slices, never a cgroup a service or user created inside its own sub-tree. For systemd (PID 1)
+          holding a socket-activated listener, the C(.socket) unit that owns that listener (an active unit).
+        - V(null) outside systemd, and for processes of a user's own systemd instance (under C(user@UID.service)).
+      type: str
+      sample: ssh.service
+    services:
+      description:
+        - The unit as a list (empty when there is none).
+        - A process of a user's systemd instance lists its user unit as C(NAME (user@UID)), for example
+          C(pipewire.service (user@1000)); this is no system unit name and is never a unit to stop.
+      type: list
+      elements: str
+      sample: [ssh.service]
 collector:
   description: The collector that ran, C(netlink) or C(procfs).
   returned: always
@@ -283,14 +374,21 @@ platform:
   returned: always
   type: str
   sample: linux
+namespaces:
+  description: With O(namespaces=all), every other network namespace found and whether it could be read.
+  returned: when O(namespaces=all)
+  type: list
+  elements: dict
+  sample: [{netns: 4026532178, container: {runtime: podman, id: 99b3c248fd3a, name: web, image: "localhost/web:latest",
+            pod: null}, entered: true, error: null, processes: 3, listeners: 1}]
 ansible_facts:
   description: Facts in the format of M(community.general.listen_ports_facts), one row per socket and process.
-  returned: always
+  returned: when O(facts=true)
   type: dict
   contains:
     tcp_listen:
       description: TCP listeners; a socket with no known owner has one row with pid V(0) and empty name and user.
-      returned: always
+      returned: when O(facts=true)
       type: list
       elements: dict
       sample:
@@ -303,7 +401,7 @@ ansible_facts:
           user: root
     udp_listen:
       description: UDP listeners, same fields as RV(ansible_facts.tcp_listen).
-      returned: always
+      returned: when O(facts=true)
       type: list
       elements: dict
       sample:
@@ -333,6 +431,8 @@ def main():
             families=dict(type='list', elements='str', choices=['ipv4', 'ipv6'], default=['ipv4', 'ipv6']),
             include_loopback=dict(type='bool', default=True),
             collector=dict(type='str', choices=['auto', 'netlink', 'procfs'], default='auto'),
+            namespaces=dict(type='str', choices=['current', 'all'], default='current'),
+            facts=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -347,6 +447,8 @@ def main():
             include_loopback=module.params['include_loopback'],
             collector=module.params['collector'],
             runner=runner,
+            namespaces=module.params['namespaces'],
+            facts=module.params['facts'],
         )
     except GatherError as exc:
         module.fail_json(msg=str(exc))

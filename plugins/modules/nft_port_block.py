@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) hostsec.ports contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,9 +8,14 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: nft_port_block
-short_description: Block inbound ports in an nftables table owned by hostsec.ports
+short_description: Block inbound ports in an nftables table owned by hostsec.ports (deprecated)
 version_added: 0.1.0
+deprecated:
+  removed_in: 1.0.0
+  why: M(hostsec.ports.port_block) serves all four Linux firewall backends with the same options and results.
+  alternative: Use M(hostsec.ports.port_block) with O(hostsec.ports.port_block#module:backend=nftables).
 description:
+  - The nftables half of M(hostsec.ports.port_block), kept under its old name; both run the same code.
   - Converges the nftables table C(inet hostsec_ports) so that it drops inbound traffic to exactly the
     listed ports, for IPv4 and IPv6. A port left out of O(ports) loses its rule; a second run changes nothing.
   - Only new connections are dropped (C(ct state new)); replies to the host's own outgoing traffic whose local port
@@ -86,7 +90,7 @@ options:
 notes:
   - Where systemd is not running (containers without systemd, chroots) the persistence files are written and a
     warning says the unit was not enabled.
-  - The role M(hostsec.ports.port_policy) arms a dead-man rollback before calling this module; see docs/remediation.md.
+  - The role C(hostsec.ports.port_policy) arms a dead-man rollback before calling this module; see docs/remediation.md.
 seealso:
   - module: hostsec.ports.port_audit
   - name: The nftables wiki
@@ -142,7 +146,7 @@ table:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hostsec.ports.plugins.module_utils._firewall import nftables
+from ansible_collections.hostsec.ports.plugins.module_utils._firewall import core, nftables
 
 
 def main():
@@ -160,23 +164,22 @@ def main():
         ),
         supports_check_mode=True,
     )
-
-    def run(args, data):
-        return module.run_command(args, data=data, binary_data=False)
-
-    nft_bin = module.get_bin_path('nft')
-    if not nft_bin:
+    if not module.get_bin_path('nft'):
         module.fail_json(msg='nft was not found on this host: install the nftables package, '
                              'or choose another port_policy_firewall_backend')
-    systemctl = module.get_bin_path('systemctl') or 'systemctl'
     p = module.params
+    host = core.Host(lambda args, data: module.run_command(args, data=data, binary_data=False),
+                     module.get_bin_path, move=module.atomic_move)
+    backend = nftables.Backend(host, exempt_loopback=p['exempt_loopback'], persist=p['persist'],
+                               persist_path=p['persist_path'], unit_path=p['unit_path'])
     try:
-        result = nftables.converge(
-            nftables.Nft(run, nft_bin), nftables.Systemd(run, systemctl),
-            p['ports'], state=p['state'], exempt_loopback=p['exempt_loopback'], persist=p['persist'],
-            persist_path=p['persist_path'], unit_path=p['unit_path'], check_mode=module.check_mode)
-    except (nftables.NftError, OSError) as exc:
+        result = core.run(backend, p['ports'], state=p['state'], check_mode=module.check_mode)
+    except (core.FirewallError, OSError) as exc:
         module.fail_json(msg=str(exc))
+    wanted = core.normalize_ports(p['ports']) if p['state'] == 'present' else None
+    result['table'] = nftables.describe(nftables.make_model(wanted, p['exempt_loopback']) if wanted is not None else None)
+    for key in ('snapshot', 'restore_script', 'operations', 'rules', 'backend', 'state'):
+        result.pop(key)
     for warning in result.pop('warnings'):
         module.warn(warning)
     if not module._diff:

@@ -42,8 +42,8 @@ options:
     default: port_policy
   protect:
     description:
-      - Port specs of the management path. Findings on these ports get C(remediation.action=none) and
-        C(protected=true), whatever the policy says.
+      - Port specs of the management path. Findings on these ports get C(remediation.status=protected),
+        whatever the policy says.
       - Added to the ports protected automatically (see O(auto_protect)).
     type: list
     elements: raw
@@ -81,6 +81,12 @@ options:
     type: list
     elements: str
     choices: [ipv4, ipv6]
+  namespaces:
+    description:
+      - Passed to the Linux gatherer. C(all) also gathers every other network namespace on the host (containers,
+        pods, named C(ip netns)); each listener then names its namespace and container.
+    type: str
+    choices: [current, all]
   collector:
     description:
       - Passed to the gatherer. Linux accepts C(auto), C(netlink) and C(procfs). Windows accepts C(auto),
@@ -96,6 +102,49 @@ options:
       - Defaults to the range reported by the gatherer. If the gatherer reports none, 32768-60999 on Linux and
         49152-65535 on Windows.
     type: raw
+  mode:
+    description:
+      - The mode the plan is made for. C(report) still plans what enforce would do.
+    type: str
+    choices: [report, enforce]
+    default: report
+  actions:
+    description: Remediation actions allowed. A finding asking for another action is C(not remediated).
+    type: list
+    elements: str
+    choices: [block, stop]
+    default: [block, stop]
+  protect_units:
+    description: Units (or Windows services) never stopped, whatever the policy says.
+    type: list
+    elements: str
+    default: []
+  mask_units:
+    description: Plan stopped units to be masked too.
+    type: bool
+    default: false
+  backend:
+    description: The firewall backend the plan is for (only named in the reasons; the role chooses it).
+    type: str
+  kb_errors:
+    description:
+      - C(fail) fails the audit when the knowledge base cannot load or raises while judging a listener.
+      - C(tolerate) goes on; every affected finding takes the highest severity its rule allows, and says why.
+    type: str
+    choices: [fail, tolerate]
+    default: fail
+  known_vars:
+    description:
+      - When set, every host variable starting with O(vars_prefix) and an underscore must be one of these
+        names or a layered policy variable, or the task fails naming it and the closest known name. The role
+        passes its option names.
+    type: list
+    elements: str
+  ssh_connection:
+    description:
+      - The host's C(SSH_CONNECTION) value, read by the caller without become. Its server port is protected.
+      - When not set, C(ansible_facts.env.SSH_CONNECTION) is used if environment facts were gathered.
+    type: str
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -200,10 +249,14 @@ findings:
       description: What the knowledge base says about the port, then what the policy says.
       type: str
     remediation:
-      description: Suggested remediation. C(action) is C(block), C(stop) or C(none). C(unit) is the owning unit or service, or null. C(reason) says why.
+      description:
+        - What happens to the finding, decided once by the remediation planner (see RV(plan)).
+        - C(status) is C(block), C(stop), C(protected), C(not remediated) or C(reported). C(action) is what the
+          matching rule asked for (C(block), C(stop) or C(none)). C(unit) is the unit or Windows service a stop
+          targets, or null. C(reason) says why, in a plain sentence.
       type: dict
     protected:
-      description: True when the port is a protected management port. C(remediation.action) is then C(none).
+      description: True when the planner found the port or its unit protected (C(remediation.status=protected)).
       type: bool
 summary:
   description: Counts for the host.
@@ -265,7 +318,40 @@ listeners:
   type: list
   elements: dict
 protected:
-  description: The protected port specs, each with the reason it is protected.
+  description:
+    - The protected set, as data. Each item is C({port, end, protocol, reason}), an inclusive port range and
+      C(tcp), C(udp) or null for both.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {port: 22, end: 22, protocol: tcp, reason: "management path: default port of the ssh connection"}
+plan:
+  description:
+    - The remediation plan the C(hostsec.ports.port_policy) role executes and the reports show. In O(mode=report)
+      it says what enforce would do.
+    - C(block) is the complete block list C([{port, protocol, finding_ids}]); C(stop) the units to stop
+      C([{unit, mask, finding_ids}]); C(protected) the protected set; C(entries) maps each finding id to its
+      C(remediation).
+  returned: success
+  type: dict
+  sample:
+    platform: linux
+    mode: enforce
+    backend: auto
+    block: [{port: 23, protocol: tcp, finding_ids: [4f0c2d1e9a8b7c6d]}]
+    stop: []
+    protected: [{port: 22, end: 22, protocol: tcp, reason: "management path: default port of the ssh connection"}]
+    entries: {}
+verdicts:
+  description:
+    - One item per listener in RV(listeners), in the same order, C({allowed_by, ignored_by, finding_ids}).
+      That is the rule that allowed the listener, the setting that ignored it, or the findings it caused.
+  returned: success
+  type: list
+  elements: dict
+ignored_listeners:
+  description: The listeners left out of the findings by a setting, each C({listener, ignored_by}).
   returned: success
   type: list
   elements: dict
@@ -282,9 +368,18 @@ ARGUMENT_SPEC = dict(
     listeners=dict(type='raw'),
     protocols=dict(type='list', elements='str', choices=['tcp', 'udp']),
     families=dict(type='list', elements='str', choices=['ipv4', 'ipv6']),
+    namespaces=dict(type='str', choices=['current', 'all']),
     collector=dict(type='str'),
     now=dict(type='str'),
     ephemeral_range=dict(type='raw'),
+    mode=dict(type='str', default='report', choices=['report', 'enforce']),
+    actions=dict(type='list', elements='str', default=['block', 'stop'], choices=['block', 'stop']),
+    protect_units=dict(type='list', elements='str', default=[]),
+    mask_units=dict(type='bool', default=False),
+    backend=dict(type='str'),
+    kb_errors=dict(type='str', default='fail', choices=['fail', 'tolerate']),
+    known_vars=dict(type='list', elements='str'),
+    ssh_connection=dict(type='str'),
 )
 
 

@@ -14,12 +14,18 @@ description:
   - Turns the M(hostsec.ports.port_audit) results of the play's hosts into reports on the controller
     (this is an action plugin, nothing runs on the managed hosts).
   - Per host, a JSON report (C(<dest>/hosts/<host>.json)) and a readable table returned in RV(lines) for the play output.
-  - For the fleet, with O(fleet=true), a JSON report (C(fleet.json)), JUnit XML for CI (C(fleet.junit.xml)) and
-    Markdown (C(fleet.md)).
+  - For the fleet, with O(fleet=true), a JSON report (C(fleet.json)), JUnit XML for CI (C(fleet.junit.xml)),
+    Markdown (C(fleet.md)) and a self-contained HTML report (C(fleet.html)) with a hosts x findings matrix,
+    filters, findings grouped across hosts and a drill-down per host. See C(docs/reports.md).
+  - Host files are named so that distinct inventory names never share a file (C(web/1) is C(web%2F1.json)).
   - Each finding carries a status saying what happened to it (C(blocked), C(stopped), C(would block),
-    C(would stop), C(protected), C(reported) or C(not remediated)) and the reason.
+    C(would stop), C(protected), C(reported), C(not remediated), C(not confirmed) or C(no plan)) and the reason.
+    The status comes from the remediation planner (C(finding.remediation.status)) and the role's outcome; the
+    report only words it.
+  - Each run is compared with the previous C(fleet.json) in O(dest), or with O(baseline), for new and gone listeners
+    and findings, and hosts that appeared, vanished or changed result, in every fleet format.
   - The audit result of each host is read from the host variable named by O(audit_var), and what the
-    M(hostsec.ports.port_policy) role did about it from O(outcome_var); both are set by that role. O(results)
+    C(hostsec.ports.port_policy) role did about it from O(outcome_var); both are set by that role. O(results)
     passes them explicitly instead.
   - Never reports C(changed); the files are written in check mode too, since a report is what check mode is for.
 author:
@@ -56,14 +62,14 @@ options:
     default: __port_policy_audit
   outcome_var:
     description:
-      - Host variable holding what the role did on the host (C(mode), C(check_mode), C(backend), C(block),
-        C(stop), C(trial), C(errors)). Missing means report mode.
+      - Host variable holding what the role did on the host (C(mode), C(check_mode), C(backend), C(trial),
+        C(errors), C(applied), C(not_effective)). Missing means report mode.
     type: str
     default: __port_policy_outcome
   results:
     description:
       - Explicit results instead of host variables, keyed by host name. Each value is a mapping with C(audit)
-        (a port_audit result) and optionally C(outcome).
+        (a port_audit result) and optionally C(outcome) and C(groups) (inventory groups, for the HTML filter).
     type: dict
   fleet:
     description: Also write the fleet reports (JSON, JUnit XML, Markdown) when O(dest) is set.
@@ -73,10 +79,12 @@ options:
     description: Fleet report formats to write.
     type: list
     elements: str
-    choices: [json, junit, markdown]
-    default: [json, junit, markdown]
+    choices: [json, junit, markdown, html]
+    default: [json, junit, markdown, html]
   junit_fail_on:
-    description: Severities that make a JUnit testcase fail; findings at other severities pass with their text in system-out.
+    description:
+      - Severities that make a JUnit testcase fail; findings at other severities pass with their text in system-out.
+      - A host with a finding at one of these severities is called non-compliant in every report.
     type: list
     elements: str
     choices: [critical, high, medium, low, info]
@@ -86,6 +94,36 @@ options:
     type: str
     choices: [finding, host]
     default: finding
+  junit_drift_fails:
+    description: Make the JUnit C(drift) testcase fail when there are findings that the baseline did not have.
+    type: bool
+    default: false
+  play_fail_on:
+    description:
+      - The severities at which the play fails a host (the role passes C(port_policy_fail_on)). Only used to explain,
+        in the reports, how "non-compliant" relates to the play recap.
+    type: list
+    elements: str
+    choices: [critical, high, medium, low, info]
+    default: []
+  baseline:
+    description:
+      - A fleet report (C(fleet.json) of an earlier run) to compare with. Without it, the C(fleet.json) already in
+        O(dest) is the baseline, before it is replaced; without either, this run is the baseline.
+    type: path
+  mode:
+    description:
+      - File mode of the report files (they hold every command line of every host). New directories get the same
+        bits plus search (x) wherever read is set, so V(0600) gives V(0700) directories; existing directories keep
+        their mode.
+    type: raw
+    default: '0600'
+  query:
+    description:
+      - A JMESPath expression over C(hosts), C(groups), C(findings) and C(listeners) (the last two flat, each item
+        with its C(host)); the selection is returned in RV(query_result) and written to C(query.json) in O(dest).
+      - Needs the C(jmespath) Python package on the controller.
+    type: str
 seealso:
   - module: hostsec.ports.port_audit
 """
@@ -110,6 +148,13 @@ EXAMPLES = r"""
 - name: Show it
   ansible.builtin.debug:
     msg: "{{ table.lines }}"
+
+- name: Every wildcard listener owned by root, across the fleet
+  hostsec.ports.port_report:
+    audit_var: audit
+    query: "listeners[?exposure=='wildcard' && contains(processes[].user, 'root')].[host, text]"
+  run_once: true
+  register: root_wildcards
 """
 
 RETURN = r"""
@@ -127,16 +172,28 @@ files:
   returned: always
   type: list
   elements: str
-  sample: [reports/hosts/web1.json, reports/fleet.json, reports/fleet.junit.xml, reports/fleet.md]
+  sample: [reports/hosts/web1.json, reports/fleet.json, reports/fleet.junit.xml, reports/fleet.md, reports/fleet.html]
 totals:
-  description: Fleet totals (hosts, hosts_passed, hosts_failed, hosts_not_audited, findings, by_severity, by_status).
+  description: Fleet totals (hosts, hosts_compliant, hosts_noncompliant, hosts_not_audited, findings, listeners, by_severity, ...).
   returned: always
   type: dict
 hosts:
-  description: Per host, whether it passed and its finding count.
+  description: Per host, whether it passed, whether it is compliant and its finding count.
   returned: always
   type: dict
-  sample: {web1: {passed: false, findings: 1, audited: true}}
+  sample: {web1: {passed: false, compliant: false, findings: 1, audited: true}}
+drift:
+  description: Comparison with the baseline (state, text, totals, warnings); per-host detail is in the fleet reports.
+  returned: always
+  type: dict
+stats:
+  description: The short fleet summary the role publishes with ansible.builtin.set_stats under C(hostsec_ports).
+  returned: always
+  type: dict
+query_result:
+  description: What O(query) selected.
+  returned: when O(query) is set
+  type: raw
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -148,10 +205,16 @@ ARGUMENT_SPEC = dict(
     outcome_var=dict(type='str', default='__port_policy_outcome'),
     results=dict(type='dict'),
     fleet=dict(type='bool', default=True),
-    formats=dict(type='list', elements='str', choices=['json', 'junit', 'markdown'], default=['json', 'junit', 'markdown']),
+    formats=dict(type='list', elements='str', choices=['json', 'junit', 'markdown', 'html'],
+                 default=['json', 'junit', 'markdown', 'html']),
     junit_fail_on=dict(type='list', elements='str', choices=['critical', 'high', 'medium', 'low', 'info'],
                        default=['critical', 'high', 'medium', 'low']),
     junit_by=dict(type='str', choices=['finding', 'host'], default='finding'),
+    junit_drift_fails=dict(type='bool', default=False),
+    play_fail_on=dict(type='list', elements='str', choices=['critical', 'high', 'medium', 'low', 'info'], default=[]),
+    baseline=dict(type='path'),
+    mode=dict(type='raw', default='0600'),
+    query=dict(type='str'),
 )
 
 

@@ -30,5 +30,11 @@ catch {
     $module.FailJson("Failed to read the listening sockets: $($_.Exception.Message)", $_)
 }
 
+# Fail closed: a host whose socket tables could not be read must never pass
+# an audit with no listeners. raw stays in the result for the reason.
+if ($module.Result.raw.socket_errors.Count -gt 0) {
+    $module.FailJson("Failed to read the listening sockets (collector $($module.Result.raw.collector)): $($module.Result.raw.socket_errors -join '; ')")
+}
+
 $module.Result.changed = $false
 $module.ExitJson()

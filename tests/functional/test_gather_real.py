@@ -15,7 +15,7 @@ import time
 import pytest
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux
-from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import validate_listener
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -24,6 +24,12 @@ COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
 SYSTEM_PYTHON = '/usr/bin/python3'
 EXPOSURE = {'127.0.0.1': 'loopback', '::1': 'loopback', '::ffff:127.0.0.1': 'loopback',
             '0.0.0.0': 'wildcard', '::': 'wildcard'}
+
+
+def gather(**kwargs):
+    """linux.gather() with its listeners expanded to full records (what every consumer reads)."""
+    result = linux.gather(**kwargs)
+    return dict(result, listeners=expand(result))
 
 
 class Child(object):
@@ -55,7 +61,7 @@ def find(result, protocol, family, address, port):
 
 @pytest.mark.parametrize('collector', ['netlink', 'procfs'])
 def test_child_sockets_found(child, collector):
-    result = linux.gather(collector=collector)
+    result = gather(collector=collector, facts=True)
     assert result['collector'] == collector
     default_v6only = open('/proc/sys/net/ipv6/bindv6only').read().strip() == '1'
     for key, spec in child.items():
@@ -95,7 +101,7 @@ def _hostile_link(tmp_path, name):
 
 
 def _child_listener(info):
-    result = linux.gather(protocols=['tcp'], families=['ipv4'])
+    result = gather(protocols=['tcp'], families=['ipv4'])
     found = find(result, 'tcp', 'ipv4', '127.0.0.1', info['tcp4_loop'][3])
     assert len(found) == 1
     return found[0]['processes'][0]
@@ -130,7 +136,7 @@ def test_vanished_process_not_listed():
     port = kid.info['tcp4_loop'][3]
     assert _child_listener(kid.info)['pid'] == kid.info['pid']
     kid.stop()
-    result = linux.gather()
+    result = gather()
     assert not find(result, 'tcp', 'ipv4', '127.0.0.1', port)
     assert all(p['pid'] != kid.info['pid'] for lst in result['listeners'] for p in lst['processes'])
 
@@ -150,7 +156,7 @@ def test_churn_no_crash_no_ghosts():
         deadline = time.time() + 4
         runs = 0
         while time.time() < deadline:
-            result = linux.gather()
+            result = gather()
             runs += 1
             for lst in result['listeners']:
                 validate_listener(lst)
@@ -175,7 +181,7 @@ def _ss_set():
 
 
 def _our_set():
-    return {(lst['protocol'], lst['address'], lst['port']) for lst in linux.gather()['listeners']}
+    return {(lst['protocol'], lst['address'], lst['port']) for lst in gather()['listeners']}
 
 
 @pytest.mark.skipif(shutil.which('ss') is None, reason='ss (iproute2) is not installed on this host')
@@ -210,11 +216,12 @@ def _ansible(args):
 
 def test_module_through_ansible(child):
     head, result = _ansible(['-e', 'ansible_python_interpreter=%s' % SYSTEM_PYTHON,
-                             '-a', 'protocols=tcp,udp collector=auto', '--check'])[:2]
+                             '-a', 'protocols=tcp,udp collector=auto facts=true', '--check'])[:2]
     assert 'SUCCESS' in head and result['changed'] is False
     assert result['collector'] == 'netlink' and result['platform'] == 'linux'
     lst = [x for x in result['listeners'] if x['port'] == child['tcp6_dual'][3] and x['protocol'] == 'tcp']
-    assert len(lst) == 1 and lst[0]['dual_stack'] is True and lst[0]['processes'][0]['pid'] == child['pid']
+    assert len(lst) == 1 and lst[0]['dual_stack'] is True and lst[0]['pids'] == [child['pid']]
+    assert result['processes'][str(child['pid'])]['pid'] == child['pid'] and 'processes' not in lst[0]
     assert any(r['port'] == child['udp4_any'][3] for r in result['ansible_facts']['udp_listen'])
 
 
@@ -227,7 +234,9 @@ def test_module_bad_option_fails_cleanly():
 NOBODY_SCRIPT = r'''
 import json
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
-print(json.dumps(gather()))
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand
+result = gather()
+print(json.dumps(dict(result, listeners=expand(result))))
 '''
 
 
@@ -251,6 +260,7 @@ def test_unprivileged_user_sees_every_socket(child):
 PID1_SCRIPT = r'''
 import json, os, socket
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand
 calls = []
 def runner(argv):
     calls.append(argv)
@@ -260,7 +270,7 @@ sock.bind(('127.0.0.1', 0))
 sock.listen()
 port = sock.getsockname()[1]
 result = gather(protocols=['tcp'], families=['ipv4'], runner=runner)
-mine = [l for l in result['listeners'] if l['port'] == port]
+mine = [l for l in expand(result) if l['port'] == port]
 print(json.dumps({'pid': os.getpid(), 'calls': calls, 'warnings': result['warnings'], 'mine': mine}))
 '''
 
@@ -280,3 +290,81 @@ def test_pid1_without_systemd_asks_no_systemctl():
     assert len(out['mine']) == 1 and [p['pid'] for p in out['mine'][0]['processes']] == [1]
     assert out['calls'] == []
     assert not any('socket units' in w for w in out['warnings']), out['warnings']
+
+
+def test_name_with_a_space_after_the_comm_cut(tmp_path):
+    # Started through a symlink, so exe names python and only argv[0] has the name; the
+    # space after the 15th byte used to cut it to 'averylongprogram'.
+    link = _hostile_link(tmp_path, b'averylongprogram name2')
+    kid = Child([link, CHILD.encode(), b'--only-one'], executable=link)
+    try:
+        assert _child_listener(kid.info)['name'] == 'averylongprogram name2'
+    finally:
+        kid.stop()
+
+
+def test_mapped_ipv4_wildcard_accepts_only_ipv4():
+    import socket
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(('::ffff:0.0.0.0', 0))
+    sock.listen(4)
+    port = sock.getsockname()[1]
+    try:
+        # What the socket really accepts: IPv4, never IPv6.
+        socket.create_connection(('127.0.0.1', port), timeout=5).close()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(('::1', port), timeout=5)
+        found = find(gather(protocols=['tcp'], families=['ipv6']), 'tcp', 'ipv6', '::ffff:0.0.0.0', port)
+        assert len(found) == 1
+        assert found[0]['exposure'] == 'wildcard' and found[0]['dual_stack'] is False
+    finally:
+        sock.close()
+
+
+NOBODY_CHILD = [SYSTEM_PYTHON, CHILD, '--only-one']
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which('runuser') is None, reason='needs root and runuser')
+def test_uid_of_a_process_that_dropped_root():
+    # A process that setuid()s away from root is no longer dumpable, and the kernel makes its
+    # /proc/PID entries root's, all but the directory itself that the uid is read from.
+    script = ("import os, runpy, sys; os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534); "
+              "sys.argv = [%r, '--only-one']; runpy.run_path(%r, run_name='__main__')" % (CHILD, CHILD))
+    kid = Child([SYSTEM_PYTHON, '-c', script])
+    try:
+        assert os.stat('/proc/%d/status' % kid.info['pid']).st_uid == 0  # non-dumpable indeed
+        proc = _child_listener(kid.info)
+        assert proc['uid'] == 65534 and proc['user'] == 'nobody'
+    finally:
+        kid.stop()
+
+
+NO_PTRACE_SCRIPT = r'''
+import json, sys
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand
+result = gather(protocols=['tcp'], families=['ipv4'])
+print(json.dumps(dict(result, listeners=expand(result))))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which('setpriv') is None or shutil.which('runuser') is None,
+                    reason='needs root, setpriv and runuser')
+def test_root_without_cap_sys_ptrace_is_blamed_not_hidepid():
+    kid = Child(['runuser', '-u', 'nobody', '--'] + NOBODY_CHILD)
+    try:
+        port = kid.info['tcp4_loop'][3]
+        proc = subprocess.run(['setpriv', '--inh-caps=-sys_ptrace', '--bounding-set=-sys_ptrace', '--',
+                               'env', 'PYTHONPATH=' + COLLECTIONS, 'PYTHONDONTWRITEBYTECODE=1', SYSTEM_PYTHON, '-c',
+                               NO_PTRACE_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60, cwd='/', check=False)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result['privileged'] is True
+        found = find(result, 'tcp', 'ipv4', '127.0.0.1', port)
+        assert len(found) == 1 and found[0]['processes'] == []
+        text = ' '.join(result['warnings'])
+        assert 'lacks CAP_SYS_PTRACE' in text and 'hidepid' not in text, text
+    finally:
+        kid.stop()

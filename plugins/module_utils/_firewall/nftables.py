@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) hostsec.ports contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -42,8 +41,10 @@ or written.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import shlex
+
+from ansible_collections.hostsec.ports.plugins.module_utils._firewall.core import (
+    OWNER, STATE_DIR, UNIT_DIR, FirewallError, Op, describe_files, file_ops, restore_files_script)
 
 FAMILY = 'inet'
 TABLE = 'hostsec_ports'
@@ -51,45 +52,13 @@ CHAIN = 'input'
 PRIORITY = -10
 PROTOCOLS = ('tcp', 'udp')
 SETS = {'tcp': 'tcp_ports', 'udp': 'udp_ports'}
-OWNER = 'hostsec.ports'
-DEFAULT_PERSIST_PATH = '/etc/hostsec-ports/nftables.nft'
-DEFAULT_UNIT_PATH = '/etc/systemd/system/hostsec-ports-nftables.service'
+DEFAULT_PERSIST_PATH = STATE_DIR + '/nftables.nft'
+DEFAULT_UNIT_PATH = UNIT_DIR + '/hostsec-ports-nftables.service'
 
 _LOOPBACK_RULES = (
     ('iif lo', 'ip daddr 127.0.0.0/8', 'return'),
     ('iif lo', 'ip6 daddr ::1', 'return'),
 )
-
-
-class NftError(Exception):
-    """Bad input or a failed nft call; the message is meant for the user."""
-
-
-def normalize_ports(items, field='ports'):
-    """[{port, protocol}] -> sorted unique tuple of (port, protocol)."""
-    if items is None:
-        return ()
-    if not isinstance(items, (list, tuple)):
-        raise NftError('%s: expected a list of {port, protocol}, got %r' % (field, items))
-    out = set()
-    for i, item in enumerate(items):
-        where = '%s[%d]' % (field, i)
-        if not isinstance(item, dict):
-            raise NftError('%s: expected a mapping {port, protocol}, got %r' % (where, item))
-        port = item.get('port')
-        proto = str(item.get('protocol', 'tcp')).lower()
-        if isinstance(port, bool):
-            raise NftError('%s.port: %r is not a port number' % (where, port))
-        try:
-            port = int(port)
-        except (TypeError, ValueError):
-            raise NftError('%s.port: %r is not a port number' % (where, port))
-        if not 1 <= port <= 65535:
-            raise NftError('%s.port: %r is outside 1-65535' % (where, port))
-        if proto not in PROTOCOLS:
-            raise NftError('%s.protocol: unknown value %r (expected tcp or udp)' % (where, item.get('protocol')))
-        out.add((port, proto))
-    return tuple(sorted(out))
 
 
 def make_model(ports, exempt_loopback=True):
@@ -160,7 +129,7 @@ def parse_table(text):
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise NftError('nft -j returned output that is not JSON (%s): %r' % (exc, text[:200]))
+        raise FirewallError('nft -j returned output that is not JSON (%s): %r' % (exc, text[:200]))
     items = doc.get('nftables', []) if isinstance(doc, dict) else []
     sets, chains, rules, other = {}, [], [], 0
     for item in items:
@@ -242,7 +211,7 @@ def render_script(model):
 
 def persist_text(model):
     return ('#!/usr/sbin/nft -f\n'
-            '# Managed by %s (module hostsec.ports.nft_port_block); do not edit.\n'
+            '# Managed by %s (module hostsec.ports.port_block); do not edit.\n'
             '# Replaces only table %s %s; every other table is left alone.\n'
             % (OWNER, FAMILY, TABLE)) + render_script(model)
 
@@ -252,7 +221,7 @@ def unit_text(persist_path, nft='/usr/sbin/nft'):
     # "flush ruleset", which would wipe our table if it loaded later. For the
     # same reason a restart or reload of nftables.service (which flushes the
     # ruleset again) is propagated here, so the table comes straight back.
-    return ('# Managed by %s (module hostsec.ports.nft_port_block); do not edit.\n'
+    return ('# Managed by %s (module hostsec.ports.port_block); do not edit.\n'
             '[Unit]\n'
             'Description=hostsec.ports port blocks (nftables table %s %s)\n'
             'Documentation=https://example.invalid/hostsec/ports/docs/remediation.md\n'
@@ -280,152 +249,101 @@ def describe(model):
     return '' if model is None else render(model)
 
 
-def ports_list(model):
-    return [{'port': p, 'protocol': proto} for p, proto in (model['ports'] if model else ())]
-
-
 # ---------------------------------------------------------------- the host
 
 
-class Nft(object):
-    """Thin wrapper over the nft binary; ``run(args, data)`` -> (rc, out, err)."""
+def _key(model):
+    """A model in comparable form (JSON round trips turn tuples into lists)."""
+    if model is None:
+        return None
+    return (tuple(tuple(p) for p in model['ports']), bool(model['exempt_loopback']), bool(model['intact']))
 
-    def __init__(self, run, nft):
-        self.run = run
-        self.nft = nft
 
-    def read(self):
-        rc, out, err = self.run([self.nft, '-j', 'list', 'table', FAMILY, TABLE], None)
+class Backend:
+    """nftables under core.run(): the table, its boot file and its unit."""
+
+    name = 'nftables'
+
+    def __init__(self, host, exempt_loopback=True, persist=True,
+                 persist_path=DEFAULT_PERSIST_PATH, unit_path=DEFAULT_UNIT_PATH):
+        self.host = host
+        self.nft = host.which('nft') or '/usr/sbin/nft'
+        self.exempt_loopback = exempt_loopback
+        self.persist = persist
+        self.persist_path = persist_path
+        self.unit_path = unit_path
+        self.unit = unit_path.rsplit('/', 1)[-1]
+        self.warnings = []
+
+    def usable(self):
+        if not self.host.which('nft'):
+            return False, 'nft is not installed'
+        rc, out, err = self.host.run([self.nft, 'list', 'tables'])
+        return (True, 'nft can read the ruleset') if rc == 0 else (False, 'nft list tables failed: %s' % err.strip())
+
+    def _list(self, *flags):
+        rc, out, err = self.host.run([self.nft] + list(flags) + ['list', 'table', FAMILY, TABLE])
         if rc != 0:
             if 'No such file or directory' in err or 'does not exist' in err:
                 return None
-            raise NftError('nft list table %s %s failed (rc=%s): %s' % (FAMILY, TABLE, rc, err.strip()))
-        return parse_table(out)
+            raise FirewallError('nft list table %s %s failed (rc=%s): %s' % (FAMILY, TABLE, rc, err.strip()))
+        return out
 
-    def load(self, script, check=False):
-        args = [self.nft, '-c', '-f', '-'] if check else [self.nft, '-f', '-']
-        rc, out, err = self.run(args, script)
-        if rc != 0:
-            raise NftError('nft %s failed (rc=%s): %s' % ('-c -f' if check else '-f', rc, err.strip()))
+    def read(self):
+        listing = self._list('-j')
+        model = parse_table(listing) if listing is not None else None
+        files = {}
+        if self.persist:
+            files = {self.persist_path: self.host.read_file(self.persist_path),
+                     self.unit_path: self.host.read_file(self.unit_path)}
+        return {
+            'ports': [list(p) for p in model['ports']] if model else [],
+            'table': model,
+            # As nft prints it: what diff shows for a table edited by hand, and
+            # what a rollback loads back.
+            'raw': self._list('-s') if model is not None else None,
+            'files': files,
+            'unit_enabled': self.host.unit_enabled(self.unit) if self.persist else False,
+        }
 
+    def desired(self, ports):
+        model = make_model(ports, self.exempt_loopback) if ports is not None else None
+        files = {}
+        if self.persist:
+            files = {self.persist_path: persist_text(model) if model else None,
+                     self.unit_path: unit_text(self.persist_path, self.nft) if model else None}
+        return {'ports': [list(p) for p in model['ports']] if model else [], 'table': model,
+                'raw': None, 'files': files, 'unit_enabled': bool(model) and self.persist}
 
-def _read_file(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
+    def plan(self, current, desired):
+        ops = []
+        if _key(current['table']) != _key(desired['table']):
+            script = render_script(desired['table'])
+            ops.append(Op('load table %s %s' % (FAMILY, TABLE) if desired['table'] else
+                          'delete table %s %s' % (FAMILY, TABLE),
+                          lambda: self.host.must([self.nft, '-f', '-'], script, 'nft -f'),
+                          # Check mode still asks the kernel whether the script would load.
+                          lambda: self.host.must([self.nft, '-c', '-f', '-'], script, 'nft -c -f')))
+        ops.extend(file_ops(self.host, current['files'], desired['files'], self.unit, current['unit_enabled']))
+        if self.persist and desired['table'] and not self.host.booted and \
+                any(op.text.startswith('write') for op in ops):
+            self.warnings.append('systemd is not running: %s was written but not enabled' % self.unit_path)
+        return ops
 
-
-def _write_file(path, text, mode=0o644):
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        os.makedirs(folder, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.hostsec-ports.')
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-class Systemd(object):
-    """Enable/disable the persistence unit; a no-op where systemd is not PID 1."""
-
-    def __init__(self, run, systemctl, booted=None):
-        self.run = run
-        self.systemctl = systemctl
-        self.booted = os.path.isdir('/run/systemd/system') if booted is None else booted
-
-    def _call(self, *args):
-        return self.run([self.systemctl] + list(args), None)
-
-    def is_enabled(self, unit):
-        rc, out, err = self._call('is-enabled', unit)
-        return rc == 0 and out.strip() == 'enabled'
-
-    def enable(self, unit):
-        self._call('daemon-reload')
-        rc, out, err = self._call('enable', unit)
-        if rc != 0:
-            raise NftError('systemctl enable %s failed (rc=%s): %s' % (unit, rc, err.strip()))
-
-    def disable(self, unit):
-        self._call('disable', unit)
-        self._call('daemon-reload')
-
-
-def converge(nft, systemd, ports, state='present', exempt_loopback=True, persist=True,
-             persist_path=DEFAULT_PERSIST_PATH, unit_path=DEFAULT_UNIT_PATH, check_mode=False):
-    """Make the owned table (and its persistence) match; one run() for check and diff.
-
-    Returns the module result: changed, ports, added, removed, rules_changed,
-    persist_changed, table, warnings, diff.
-    """
-    warnings = []
-    desired = make_model(normalize_ports(ports), exempt_loopback) if state == 'present' else None
-    current = nft.read()
-    rules_changed = current != desired
-    before, after = set(current['ports']) if current else set(), set(desired['ports']) if desired else set()
-
-    persist_want = {}
-    unit = os.path.basename(unit_path)
-    if persist and desired is not None:
-        persist_want = {persist_path: persist_text(desired), unit_path: unit_text(persist_path, nft.nft)}
-    persist_changed = False
-    if persist:
-        # persist=false leaves any earlier persistence alone.
-        for path in (persist_path, unit_path):
-            if _read_file(path) != persist_want.get(path):
-                persist_changed = True
-        if persist_want and systemd.booted and not systemd.is_enabled(unit):
-            persist_changed = True
-
-    before_text = describe(current) if current is None or current['intact'] else _raw_or_empty(nft, current)
-    if rules_changed:
-        script = render_script(desired)
-        # Check mode still asks the kernel whether the script would load.
-        nft.load(script, check=check_mode)
-    if persist_changed and not check_mode:
-        if persist_want:
-            for path, text in persist_want.items():
-                if _read_file(path) != text:
-                    _write_file(path, text)
-            if systemd.booted:
-                systemd.enable(unit)
-            else:
-                warnings.append('systemd is not running: %s was written but not enabled' % unit_path)
+    def render(self, state):
+        model = state['table']
+        if model is None:
+            text = ''
+        elif model['intact'] or not state.get('raw'):
+            text = render(model)
         else:
-            if systemd.booted and os.path.exists(unit_path):
-                systemd.disable(unit)
-            for path in (unit_path, persist_path):
-                if os.path.exists(path):
-                    os.unlink(path)
+            text = state['raw']
+        return text + describe_files(state['files'])
 
-    return {
-        'changed': rules_changed or persist_changed,
-        'rules_changed': rules_changed,
-        'persist_changed': persist_changed,
-        'ports': ports_list(desired),
-        'added': [{'port': p, 'protocol': pr} for p, pr in sorted(after - before)],
-        'removed': [{'port': p, 'protocol': pr} for p, pr in sorted(before - after)],
-        'table': describe(desired),
-        'warnings': warnings,
-        'diff': {
-            'before_header': 'table %s %s' % (FAMILY, TABLE),
-            'after_header': 'table %s %s' % (FAMILY, TABLE),
-            'before': before_text,
-            'after': describe(desired),
-        },
-    }
-
-
-def _raw_or_empty(nft, current):
-    if current is None:
-        return ''
-    rc, out, err = nft.run([nft.nft, '-s', 'list', 'table', FAMILY, TABLE], None)
-    return out if rc == 0 else describe(current)
+    def restore_script(self, snapshot, after):
+        head = render_script(None)
+        body = snapshot.get('raw') or (render(snapshot['table']) if snapshot.get('table') else '')
+        script = "%s -f - <<'HOSTSEC_PORTS_EOF' || rc=1\n%s%sHOSTSEC_PORTS_EOF\n" % (shlex.quote(self.nft), head, body)
+        if self.persist:
+            script += restore_files_script(snapshot['files'], self.unit if self.host.booted else None)
+        return script

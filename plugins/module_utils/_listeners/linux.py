@@ -4,11 +4,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to this collection: no compatibility promise outside hostsec.ports.
-"""gather(): every listener of this host's network namespace, with owners.
+"""gather(): every listener of this host's network namespace (or of all of them), with owners.
 
 Collector (netlink sock_diag, else /proc/net), then one /proc/*/fd pass for
-owners, details once per owning PID, socket units for PID 1, and an honest
-account of what could not be attributed. Never a silent empty list: when no
+owners (skipping processes of other network namespaces, with a second pass
+over them only for sockets left unowned), details once per owning PID, socket
+units for PID 1, and an honest account of what could not be attributed. Never a silent empty list: when no
 collector can read the socket tables, GatherError says why.
 """
 
@@ -18,10 +19,11 @@ import gc
 import os
 import socket
 
-from . import netlink, owners, procfs, systemd
-from .schema import classify, compat_facts, make_listener, sort_key
+from . import containers, netlink, netns, owners, procfs, systemd
+from .schema import classify, compat_facts, expand, make_container, make_listener, set_owners, sort_key, strip_to_compact
 
 COLLECTORS = ('auto', 'netlink', 'procfs')
+NAMESPACES = ('current', 'all')
 
 
 class GatherError(Exception):
@@ -80,132 +82,310 @@ def collect(protocols, families, collector, warnings):
 def _live_inodes(protocols, families, collector):
     try:
         source = netlink if collector == 'netlink' else procfs
-        return {rec[5] for _p, _f, rec in source.collect(protocols, families)}
+        return {rec[5] for _p, _f, recs in source.collect(protocols, families) for rec in recs}
     except OSError:
         return None
 
 
-def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback=True,
-           collector='auto', runner=None):
-    """The gather result (see DEVELOPERS.md "Gather result") for this host.
+def default_runner(argv):
+    """(rc, stdout, stderr) of argv, in the C locale; rc 127 when it cannot run."""
+    # Imported here: subprocess costs about 2 MiB of memory, and most gathers never run a command.
+    import subprocess  # pylint: disable=import-outside-toplevel
+    env = dict(os.environ, LC_ALL='C', SYSTEMD_COLORS='0', SYSTEMD_PAGER='')
+    try:
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 127, '', str(exc)
+    return (proc.returncode, proc.stdout.decode('utf-8', 'backslashreplace'),
+            proc.stderr.decode('utf-8', 'backslashreplace'))
 
-    ``runner`` runs a command (argv list) and returns (rc, stdout, stderr); the
-    module passes its run_command, tests and benchmarks use the default.
+
+def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback=True,
+           collector='auto', runner=None, namespaces='current', facts=False):
+    """The compact gather result (see DEVELOPERS.md "Gather result") for this host.
+
+    Listeners refer to their owners by pid in the ``processes`` table; schema.expand()
+    turns the result into full listener records. ``namespaces='all'`` adds every other
+    network namespace of the host (containers, pods, named ``ip netns``). ``facts`` adds
+    the listen_ports_facts-compatible ``ansible_facts``. ``runner`` runs a command (argv
+    list) and returns (rc, stdout, stderr); the module passes its run_command.
     """
     # Tens of thousands of acyclic records: the cyclic GC would rescan them all for nothing.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _gather(protocols, families, include_loopback, collector, runner)
+        return _gather(protocols, families, include_loopback, collector, runner or default_runner, namespaces, facts)
     finally:
         if enabled:
             gc.enable()
 
 
-def _gather(protocols, families, include_loopback, collector, runner):
+def _other_namespaces(own, protocols, families, warnings):
+    """[(inode, records, ifnames, container, addresses)] of every other network namespace, and a summary."""
+    found, unreadable = netns.discover()
+    others = [ns for inode, ns in sorted(found.items()) if inode != own]
+    got = netns.collect_each(others, protocols, families, with_addresses=True)
+    catalog = containers.Catalog()
+    out = []
+    summary = []
+    failed = []
+    for ns in others:
+        records, addresses, names, error = got[ns.inode]
+        container = None
+        for pid in ns.pids:
+            try:
+                with open('%s/%d/cgroup' % (owners.PROC, pid), 'rb') as handle:
+                    ref = containers.from_cgroup(handle.read())
+            except OSError:
+                continue
+            if ref is not None:
+                container = catalog.describe(*ref)
+                break
+        if container is None and ns.named is not None:
+            container = make_container('netns', name=ns.named)
+        summary.append({'netns': ns.inode, 'container': container, 'entered': error is None, 'error': error,
+                        'processes': len(ns.pids), 'listeners': sum(len(recs) for _p, _f, recs in records)})
+        if error is not None:
+            failed.append('%d (%s)' % (ns.inode, _describe(container, ns)) + ': ' + error)
+            continue
+        out.append((ns.inode, records, names, container, addresses))
+    if failed:
+        why = '' if os.geteuid() == 0 else ' (this run is not root: entering a namespace needs CAP_SYS_ADMIN)'
+        warnings.append('namespaces=all: %d of %d other network namespaces could not be read%s, so their listeners '
+                        'are missing: %s' % (len(failed), len(others), why, '; '.join(failed)))
+    if unreadable:
+        warnings.append('namespaces=all: the network namespace of %d processes could not be read (ptrace access '
+                        'to /proc/PID/ns/net was refused), so namespaces only they use are missing' % unreadable)
+    return out, summary
+
+
+def _describe(container, ns):
+    if container is None:
+        return 'pid %d' % ns.pids[0] if ns.pids else 'no process'
+    return '%s %s' % (container['runtime'], container['name'] or (container['id'] or '')[:12])
+
+
+def _gather(protocols, families, include_loopback, collector, runner, namespaces, facts):
     protocols = _choices('protocols', protocols, ('tcp', 'udp'))
     families = _choices('families', families, ('ipv4', 'ipv6'))
     if collector not in COLLECTORS:
         raise GatherError('collector: unknown value %r (choose from %s)' % (collector, ', '.join(COLLECTORS)))
     if not isinstance(include_loopback, bool):
         raise GatherError('include_loopback: expected a boolean, got %r' % (include_loopback,))
+    if namespaces not in NAMESPACES:
+        raise GatherError('namespaces: unknown value %r (choose from %s)' % (namespaces, ', '.join(NAMESPACES)))
+    if not isinstance(facts, bool):
+        raise GatherError('facts: expected a boolean, got %r' % (facts,))
 
     warnings = []
+    own = netns_inode()
     records, used = collect(protocols, families, collector, warnings)
     default_v6only = None
     if used == 'procfs':
         default_v6only = procfs.read_int('/proc/sys/net/ipv6/bindv6only', 0) == 1
+    sources = [(own, records, {}, None, None)]
+    del records
+    summary = None
+    if namespaces == 'all':
+        others, summary = _other_namespaces(own, protocols, families, warnings)
+        sources.extend(others)
 
-    # Resolve addresses first so loopback can be dropped before the costly owner pass.
-    # Records are replaced in place and address strings shared: at tens of thousands of
-    # sockets the peak memory is these lists.
+    # The process table holds exactly the owners of listed sockets: a socket dropped below as
+    # gone had no owner. The owner pass runs on the raw records, before any listener exists, and each record and
+    # its owners are dropped as its listener is built: at tens of thousands of sockets the
+    # peak memory is these structures, so they never all live at once. Address strings are
+    # shared, and loopback is dropped before the costly owner pass.
     ntop = socket.inet_ntop
     addresses = {}
-    names = {}
-    for index, (protocol, family, rec) in enumerate(records):
-        af, raw, port, ifindex, uid, inode, v6only = rec
-        address = addresses.get(raw)
-        if address is None:
-            address = addresses[raw] = ntop(af, raw)
-        if not include_loopback and classify(address, family) == 'loopback':
-            records[index] = None
-            continue
-        if family == 'ipv6' and v6only is None:
-            v6only = default_v6only
-        records[index] = (protocol, family, address, port, netlink.ifname(ifindex, names), uid, inode, v6only)
-    sockets = [rec for rec in records if rec is not None] if not include_loopback else records
-    del records
+    inodes = []
+    for _ns, groups, _names, _container, _addrs in sources:
+        for _protocol, family, recs in groups:
+            for index, rec in enumerate(recs):
+                raw = rec[1]
+                address = addresses.get(raw)
+                if address is None:
+                    address = addresses[raw] = ntop(rec[0], raw)
+                if not include_loopback and classify(address, family) == 'loopback':
+                    recs[index] = None
+                elif rec[5]:
+                    inodes.append(rec[5])
 
-    by_inode, denied = owners.socket_owners([s[6] for s in sockets])
+    wanted_ns = {own} if namespaces == 'current' and own is not None else None
+    by_inode, scan = owners.socket_owners(inodes, netns=wanted_ns)
+    del inodes
     procs = owners.processes(sorted({pid for pids in by_inode.values() for pid in pids}))
+    table = {str(pid): proc for pid, proc in procs.items()}
 
     socket_units = {}
     # PID 1 may be tini or the application itself in a container: ask systemctl only when
     # systemd runs this host, and test that the way systemd does (sd_booted()).
-    if any(1 in by_inode.get(s[6], ()) for s in sockets) and 1 in procs and os.path.isdir(systemd.BOOTED):
+    if 1 in procs and any(1 in pids for pids in by_inode.values()) and os.path.isdir(systemd.BOOTED):
         socket_units, error = systemd.list_sockets(runner)
         if error:
             warnings.append('socket units of PID 1 are unknown: %s' % error)
 
     listeners = []
     unowned = []
-    for protocol, family, address, port, scope, uid, inode, v6only in sockets:
-        plist = []
-        for pid in by_inode.get(inode, ()):
-            proc = procs.get(pid)
-            if proc is None:
-                continue  # exited mid-scan: no ghost owners
-            if pid == 1 and socket_units:
-                units = systemd.lookup(socket_units, protocol, address, port)
-                if units:
-                    proc = dict(proc, unit=units[0], services=sorted(set(units)))
-            plist.append(proc)
-        listener = make_listener(protocol, family, address, port, plist, v6only=v6only, inode=inode,
-                                 uid=uid, netns=None, scope=scope)
-        listeners.append(listener)
-        if not plist and inode:
-            unowned.append(listener)
+    shared = {}
+    for ns_inode, groups, names, container, _addrs in sources:
+        here = ns_inode == own
+        for protocol, family, recs in groups:
+            for index, rec in enumerate(recs):
+                if rec is None:
+                    continue  # loopback, left out
+                recs[index] = None
+                _af, raw, port, ifindex, uid, inode, v6only = rec
+                address = addresses[raw]
+                if family == 'ipv6' and v6only is None:
+                    v6only = default_v6only
+                if not ifindex:
+                    scope = None
+                elif here:
+                    scope = netlink.ifname(ifindex, names)
+                else:
+                    scope = names.get(ifindex) or str(ifindex)
+                listener = strip_to_compact(make_listener(protocol, family, address, port, (), v6only=v6only,
+                                                          inode=inode, uid=uid, netns=ns_inode, scope=scope))
+                if container is not None:
+                    listener['container'] = container
+                listeners.append(listener)
+                plist = []
+                for pid in by_inode.pop(inode, ()):  # a socket inode is unique host-wide
+                    proc = procs.get(pid)
+                    if proc is None:
+                        continue  # exited mid-scan: no ghost owners
+                    if pid == 1 and socket_units and here:
+                        units = systemd.lookup(socket_units, protocol, address, port)
+                        if units:
+                            proc = dict(proc, unit=units[0], services=sorted(set(units)))
+                    plist.append(proc)
+                if plist:
+                    set_owners(listener, plist, table, shared)
+                elif inode:
+                    unowned.append(listener)
+            recs[:] = []
+    del addresses, by_inode, shared
 
     if unowned:
         # A socket closed between the dump and the fd pass has no owner; it is gone, so drop it.
+        # (Only this namespace is dumped again: another one's unowned sockets stay listed.)
         live = _live_inodes(protocols, families, used)
         if live is not None:
-            gone = {id(lst) for lst in unowned if lst['inode'] not in live}
+            gone = {id(lst) for lst in unowned if lst['netns'] == own and lst['inode'] not in live}
             if gone:
                 listeners = [lst for lst in listeners if id(lst) not in gone]
                 unowned = [lst for lst in unowned if id(lst) not in gone]
-
-    netns = netns_inode()
-    for lst in listeners:
-        lst['netns'] = netns
     listeners.sort(key=sort_key)
+    if namespaces == 'all':
+        _link_published(listeners, table, sources, own, runner)
 
     privileged = os.geteuid() == 0
     if unowned:
-        if privileged:
-            reason = ('their processes are not visible here (a process outside this PID namespace, '
-                      'hidepid on /proc, or an owner that exited mid-scan)')
-        else:
-            reason = ('this run is not privileged (uid %d) and sees only its own processes; run with '
-                      'become: true for complete attribution' % os.geteuid())
-        if denied:
-            reason += ' (%d processes\' fd tables were unreadable%s)' % (
-                denied, '; root in a container needs CAP_SYS_PTRACE to read other users\' fd tables' if privileged else '')
-        warnings.append('%d of %d listening sockets have no owning process: %s.' % (len(unowned), len(listeners), reason))
+        warnings.append(_unowned_warning(len(unowned), len(listeners), privileged, scan))
     if used == 'procfs' and any(lst['family'] == 'ipv6' and lst['exposure'] == 'wildcard' for lst in listeners):
         warnings.append('/proc/net does not show IPV6_V6ONLY per socket: dual_stack of IPv6 wildcard '
                         'listeners assumes the host default net.ipv6.bindv6only=%d'
                         % (1 if default_v6only else 0))
 
-    return {
+    result = {
         'listeners': listeners,
+        'processes': table,
         'collector': used,
         'attribution_complete': not unowned,
         'privileged': privileged,
         'unattributed': len(unowned),
-        'netns': netns,
+        'netns': own,
         'ephemeral_range': procfs.read_range(),
         'platform': 'linux',
         'warnings': warnings,
-        'ansible_facts': compat_facts(listeners),
     }
+    if summary is not None:
+        result['namespaces'] = summary
+    if facts:
+        result['ansible_facts'] = compat_facts(expand(result))
+    return result
+
+
+def _unowned_warning(unowned, total, privileged, scan):
+    """The sentence that says why ``unowned`` sockets have no owner, blaming what really stood in the way."""
+    if not privileged:
+        reason = ('this run is not privileged (uid %d) and sees only its own processes; run with '
+                  'become: true for complete attribution' % os.geteuid())
+    elif scan.ptrace_denied:
+        lacks = owners.has_capability(owners.CAP_SYS_PTRACE) is False
+        reason = ('root could not read the fd tables of %d processes: the kernel\'s ptrace access check refused '
+                  '(readlink /proc/PID/fd/N: EACCES)%s'
+                  % (scan.ptrace_denied, ', because this root lacks CAP_SYS_PTRACE: grant it (for example podman run --cap-add SYS_PTRACE)' if lacks else
+                     ' although this root has CAP_SYS_PTRACE (processes of a user namespace it does not own, '
+                     'or a security module)'))
+    elif scan.unreadable:
+        reason = ('the fd tables of %d processes could not be opened (hidepid on /proc, or a security module)'
+                  % scan.unreadable)
+    else:
+        reason = ('their processes are not visible here (a process outside this PID namespace, '
+                  'or an owner that exited mid-scan)')
+    if privileged and scan.ptrace_denied and scan.unreadable:
+        reason += '; the fd tables of %d more could not be opened (hidepid?)' % scan.unreadable
+    return '%d of %d listening sockets have no owning process: %s.' % (unowned, total, reason)
+
+
+def _link_published(listeners, table, sources, own, runner):
+    """Link host ports published by forwarders or DNAT to the container listeners they reach."""
+    by_ip = {}
+    for ns_inode, _recs, _names, _container, addrs in sources:
+        for ip in addrs or ():
+            if ns_inode != own and not ip.startswith('127.'):
+                by_ip.setdefault(ip, ns_inode)
+    if not by_ip:
+        return
+    targets = {}
+    for lst in listeners:
+        if lst['netns'] != own:
+            targets.setdefault((lst['netns'], lst['protocol'], lst['port']), []).append(lst)
+    container_ns = {}
+    for lst in listeners:
+        cid = (lst.get('container') or {}).get('id')
+        if cid:
+            container_ns.setdefault(cid, lst['netns'])
+    rules = containers.dnat_rules(runner)
+
+    def reach(ns_inode, protocol, ip, port):
+        for lst in targets.get((ns_inode, protocol, port), ()):
+            if lst['exposure'] == 'wildcard' or lst['address'] == ip:
+                return lst
+        return None
+
+    def publish(target, host, via):
+        entry = {'address': host['address'], 'port': host['port'], 'protocol': host['protocol'], 'via': via,
+                 'netns': own}
+        seen = target.setdefault('published', [])
+        if not any(e['port'] == entry['port'] and e['address'] == entry['address'] for e in seen):
+            seen.append(entry)
+
+    for lst in listeners:
+        if lst['netns'] != own:
+            continue
+        for pid in lst['pids']:
+            proc = table.get(str(pid)) or {}
+            fwd = containers.forwarder(proc.get('name'), proc.get('cmdline'))
+            if fwd is None:
+                continue
+            ip, port = fwd['address'], fwd['port']
+            ns_inode = by_ip.get(ip) if ip else container_ns.get(fwd['container_id'])
+            if port is None:
+                for (proto, daddr, dport, to_ip, to_port), _via in rules:
+                    if proto == lst['protocol'] and dport == lst['port'] and daddr in (None, lst['address']) \
+                            and (ns_inode is None or by_ip.get(to_ip) == ns_inode):
+                        ip, port, ns_inode = to_ip, to_port, by_ip.get(to_ip)
+                        break
+            target = reach(ns_inode, lst['protocol'], ip, port) if ns_inode and port else None
+            lst['forwards_to'] = {'netns': ns_inode, 'address': ip, 'port': port,
+                                  'container': target.get('container') if target else None}
+            if target is not None:
+                publish(target, lst, fwd['via'])
+            break
+    for (proto, daddr, dport, to_ip, to_port), via in rules:
+        ns_inode = by_ip.get(to_ip)
+        target = reach(ns_inode, proto, to_ip, to_port) if ns_inode else None
+        if target is not None:
+            publish(target, {'address': daddr or '0.0.0.0', 'port': dport, 'protocol': proto}, via)

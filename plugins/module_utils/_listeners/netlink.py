@@ -59,8 +59,11 @@ def build_request(family, protocol, seq=1):
                           NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
-def parse_messages(data, state=None):
+def parse_messages(data, state=None, shared=None):
     """Parse a buffer of netlink messages.
+
+    ``shared`` (a dict kept for one dump) makes equal addresses and ports one object each:
+    tens of thousands of sockets share a handful of bind addresses.
 
     Returns (records, done, interrupted): records are tuples
     (family, address_bytes, port, ifindex, uid, inode, v6only) for sockets in
@@ -69,6 +72,9 @@ def parse_messages(data, state=None):
     an NLMSG_DONE carrying one, or a malformed message raises NetlinkError.
     """
     records = []
+    if shared is None:
+        shared = {}
+    intern = shared.setdefault
     view = memoryview(data)
     offset = 0
     end = len(data)
@@ -111,7 +117,7 @@ def parse_messages(data, state=None):
                     address = src
                 else:
                     address = src[:4]
-                records.append((family, address, sport, ifindex, uid, inode, v6only))
+                records.append((family, intern(address, address), intern(sport, sport), ifindex, uid, inode, v6only))
         offset += (length + 3) & ~3
     return records, False, interrupted
 
@@ -161,6 +167,7 @@ def _dump_once(sock, family, protocol):
     records = []
     interrupted = False
     state = STATE_FOR[protocol]
+    shared = {}
     while True:
         try:
             data = sock.recv(RCVBUF)
@@ -168,7 +175,7 @@ def _dump_once(sock, family, protocol):
             raise NetlinkError(exc.errno, 'sock_diag receive failed: %s' % exc.strerror)
         if not data:
             raise NetlinkError(errno.EPROTO, 'sock_diag: the kernel closed the dump early')
-        chunk, done, chunk_interrupted = parse_messages(data, state)
+        chunk, done, chunk_interrupted = parse_messages(data, state, shared)
         records.extend(chunk)
         interrupted = interrupted or chunk_interrupted
         if done:
@@ -191,7 +198,11 @@ def ifname(index, names=None):
 
 
 def collect(protocols, families, warnings=None):
-    """Records for every requested (protocol, family): list of (protocol, family, record)."""
+    """Records for every requested (protocol, family): list of (protocol, family, [record, ...]).
+
+    Grouped rather than one (protocol, family, record) tuple per socket: at tens of thousands
+    of sockets those wrappers alone were a megabyte.
+    """
     out = []
     sock = None
     try:
@@ -201,8 +212,7 @@ def collect(protocols, families, warnings=None):
     try:
         for protocol in protocols:
             for family in families:
-                for rec in dump(family, protocol, sock, warnings):
-                    out.append((protocol, family, rec))
+                out.append((protocol, family, dump(family, protocol, sock, warnings)))
     finally:
         sock.close()
     return out

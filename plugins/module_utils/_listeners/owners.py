@@ -39,51 +39,105 @@ def text(data):
 THREADED_ABOVE = 400
 
 
-def socket_owners(inodes, proc=PROC):
-    """Map each wanted socket inode to the sorted PIDs holding it.
+class OwnerScan(object):
+    """What the fd pass could not read, for the warning that explains unattributed sockets.
 
-    Returns (owners, denied): denied counts processes whose fd table could not
-    be read (another user's process without privileges, or hidepid). Process
-    details are read afterwards, in one thread: reading them inside the threaded
-    pass measured slower (their parsing holds the GIL).
+    unreadable     processes whose /proc/PID/fd could not be opened or listed (another user's
+                   process without privileges, or hidepid on /proc)
+    ptrace_denied  processes whose fd table was listed but whose fd links gave EACCES: the
+                   kernel's ptrace access check refused (root without CAP_SYS_PTRACE)
+    skipped        processes left out of the first pass because they are in a network
+                   namespace none of the wanted sockets belongs to
+    second_pass    True when sockets left unowned sent the pass over the skipped processes too
+    netns_of       pid -> network namespace inode, for every process whose ns/net link was read
     """
+
+    def __init__(self):
+        self.unreadable = 0
+        self.ptrace_denied = 0
+        self.skipped = 0
+        self.second_pass = False
+        self.netns_of = {}
+
+
+def socket_owners(inodes, proc=PROC, netns=None):
+    """Map each wanted socket inode to the sorted PIDs holding it; returns (owners, OwnerScan).
+
+    ``netns``, a set of network namespace inodes, lets the pass skip processes in other
+    namespaces: a socket is made in its creator's namespace, so the processes there hold
+    nearly all of them. A process can still hold a socket of another namespace (passed
+    over a unix socket, or kept across setns()), so when sockets are left unowned the
+    skipped processes are scanned too. Process details are read afterwards, in one thread:
+    reading them inside the threaded pass measured slower (their parsing holds the GIL).
+    """
+    scan = OwnerScan()
     wanted = {'socket:[%d]' % inode: inode for inode in inodes if inode}
     if not wanted:
-        return {}, 0
+        return {}, scan
     try:
         names = [name for name in os.listdir(proc) if name.isdigit()]
     except OSError:
-        return {}, 0
+        return {}, scan
+    links = {'net:[%d]' % ns for ns in netns} if netns else None
+    skipped = []
+    owners = _scan_all(proc, names, wanted, scan, links, skipped)
+    scan.skipped = len(skipped)
+    if skipped and len(owners) < len(wanted):
+        scan.second_pass = True
+        for inode, pids in _scan_all(proc, skipped, wanted, scan, None, []).items():
+            owners.setdefault(inode, []).extend(pids)
+    for pids in owners.values():
+        pids.sort()
+    return owners, scan
+
+
+def _scan_all(proc, names, wanted, scan, links, skipped):
     if len(names) > THREADED_ABOVE and (os.cpu_count() or 1) > 1:
         parts = [(names[0::2], {}, []), (names[1::2], {}, [])]
-        threads = [threading.Thread(target=_scan, args=(proc, part, wanted, found, denied))
-                   for part, found, denied in parts]
+        counts = []
+        threads = [threading.Thread(target=_scan, args=(proc, part, wanted, found, counts, scan.netns_of, links, skip))
+                   for part, found, skip in parts]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        owners, denied = parts[0][1], parts[0][2]
+        owners = parts[0][1]
         for inode, pids in parts[1][1].items():
             owners.setdefault(inode, []).extend(pids)
-        denied.extend(parts[1][2])
+        skipped.extend(parts[0][2])
+        skipped.extend(parts[1][2])
     else:
-        owners, denied = {}, []
-        _scan(proc, names, wanted, owners, denied)
-    for pids in owners.values():
-        pids.sort()
-    return owners, len(denied)
+        owners, counts = {}, []
+        _scan(proc, names, wanted, owners, counts, scan.netns_of, links, skipped)
+    scan.unreadable += sum(c[0] for c in counts)
+    scan.ptrace_denied += sum(c[1] for c in counts)
+    return owners
 
 
-def _scan(proc, names, wanted, owners, denied):
-    """One pass over the fd tables of ``names``: fills owners (inode -> pids) and denied."""
+def _scan(proc, names, wanted, owners, counts, netns_of, links, skipped):
+    """One pass over the fd tables of ``names``: fills owners (inode -> pids), netns_of and skipped.
+
+    Appends (unreadable, ptrace_denied) to ``counts`` (list.append is atomic between threads).
+    """
     lookup = wanted.get
     readlink = os.readlink
     flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_CLOEXEC', 0)
+    unreadable = ptrace_denied = 0
     for name in names:
+        if links is not None:
+            try:
+                link = readlink('%s/%s/ns/net' % (proc, name))
+            except OSError:
+                link = None  # unreadable (checked again below) or gone
+            if link is not None:
+                netns_of[int(name)] = int(link[5:-1])
+                if link not in links:
+                    skipped.append(name)
+                    continue
         try:
             dfd = os.open('%s/%s/fd' % (proc, name), flags)
         except PermissionError:
-            denied.append(name)
+            unreadable += 1
             continue
         except OSError:
             continue  # exited since the listing
@@ -92,13 +146,18 @@ def _scan(proc, names, wanted, owners, denied):
             try:
                 fds = os.listdir(dfd)
             except PermissionError:
-                denied.append(name)
+                unreadable += 1
                 continue
             except OSError:
                 continue
             for fd in fds:
                 try:
                     inode = lookup(readlink(fd, dir_fd=dfd))
+                except PermissionError:
+                    # The listing worked but the link did not: the ptrace access check said no
+                    # (root without CAP_SYS_PTRACE). Every other fd would say the same.
+                    ptrace_denied += 1
+                    break
                 except OSError:
                     continue  # closed since the listing
                 if inode is not None:
@@ -111,6 +170,21 @@ def _scan(proc, names, wanted, owners, denied):
                         pids.append(pid)
         finally:
             os.close(dfd)
+    counts.append((unreadable, ptrace_denied))
+
+
+def has_capability(bit, proc=PROC):
+    """True when this process has capability ``bit`` in its effective set (None if unknown)."""
+    try:
+        for line in _read(proc + '/self/status').split(b'\n'):
+            if line.startswith(b'CapEff:'):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+CAP_SYS_PTRACE = 19
 
 
 def parse_stat(data):
@@ -123,15 +197,6 @@ def parse_stat(data):
     end = data.rindex(b')')
     rest = data[end + 2:].split()
     return data[start + 1:end], int(rest[19]), rest[0].decode('ascii', 'replace')
-
-
-def parse_status_uid(data):
-    """Effective uid from /proc/PID/status bytes, or None."""
-    for line in data.split(b'\n'):
-        if line.startswith(b'Uid:'):
-            fields = line.split()
-            return int(fields[2] if len(fields) > 2 else fields[1])
-    return None
 
 
 def _cgroup_paths(data):
@@ -190,11 +255,6 @@ def cgroup_units(data):
     return None, []
 
 
-def parse_unit(data):
-    """The system manager's unit from /proc/PID/cgroup content, or None (see cgroup_units)."""
-    return cgroup_units(data)[0]
-
-
 def parse_cmdline(data):
     """argv as a list of bytes from /proc/PID/cmdline."""
     if not data:
@@ -204,19 +264,35 @@ def parse_cmdline(data):
     return data.split(b'\0')
 
 
-def full_name(comm, exe, argv):
-    """Program name with the kernel's 15-byte comm cut repaired from exe or argv[0]."""
+def full_name(comm, exe, argv, root=None):
+    """Program name with the kernel's 15-byte comm cut repaired from exe or argv[0].
+
+    ``argv[0]`` may be the path that was run (a symlink, so unlike exe it names the
+    program as started) or a title the program wrote over it ('postgres: writer').
+    The whole of it wins when it names a file that exists (under ``root``, the
+    process's /proc/PID/root, for an absolute path), so a name with a space after
+    the 15th byte is kept whole; otherwise only its part before the first space counts.
+    """
     if len(comm) >= COMM_MAX:
         candidates = []
         if exe:
             candidates.append(os.path.basename(exe[:-10] if exe.endswith(b' (deleted)') else exe))
         if argv:
-            candidates.append(os.path.basename(argv[0].split(b' ')[0]))
-            candidates.append(os.path.basename(argv[0]))
+            whole = argv[0]
+            if b' ' in whole and _exists(whole, root):
+                candidates.append(os.path.basename(whole))
+            candidates.append(os.path.basename(whole.split(b' ')[0]))
+            candidates.append(os.path.basename(whole))
         for cand in candidates:
             if len(cand) > len(comm) and cand.startswith(comm):
                 return cand
     return comm
+
+
+def _exists(path, root):
+    if root is not None and path.startswith(b'/') and os.path.lexists(root + path):
+        return True
+    return b'/' in path and os.path.lexists(path)
 
 
 def _read(path):
@@ -287,8 +363,11 @@ def process_info(pid, ctx):
         exe = os.readlink((base + 'exe').encode())
     except OSError:
         exe = None  # another user's process, a kernel thread, or gone
+    # The owner of the /proc/PID directory is the effective uid, even for a non-dumpable
+    # process whose other entries the kernel makes root's (task_dump_owner() special-cases
+    # the 0555 directory): one stat() instead of generating the whole status file.
     try:
-        uid = parse_status_uid(_read(base + 'status'))
+        uid = os.stat(base).st_uid
     except OSError:
         return None
     try:
@@ -297,7 +376,7 @@ def process_info(pid, ctx):
         unit, services = None, []
     return make_process(
         pid=pid,
-        name=text(full_name(comm, exe, argv)),
+        name=text(full_name(comm, exe, argv, (base + 'root').encode())),
         exe=text(exe) if exe is not None else None,
         cmdline=' '.join(text(arg) for arg in argv) if argv else None,
         user=ctx.user(uid),

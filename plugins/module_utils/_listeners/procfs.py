@@ -83,13 +83,8 @@ def read_table(protocol, family):
 
 
 def collect(protocols, families):
-    """Records for every requested (protocol, family): list of (protocol, family, record)."""
-    out = []
-    for protocol in protocols:
-        for family in families:
-            for rec in read_table(protocol, family):
-                out.append((protocol, family, rec))
-    return out
+    """Records for every requested (protocol, family): list of (protocol, family, [record, ...]) (as netlink.collect)."""
+    return [(protocol, family, read_table(protocol, family)) for protocol in protocols for family in families]
 
 
 def read_int(path, default=None):

@@ -18,7 +18,8 @@ Listener::
     scope         zone of a scoped address ('eth0', or a Windows zone index), else None
     port          int
     exposure      'loopback' | 'wildcard' | 'specific' | 'link_local'
-    dual_stack    True for an IPv6 wildcard socket that also accepts IPv4 (not v6only)
+    dual_stack    True for an IPv6 wildcard socket that also accepts IPv4 (not v6only);
+                  None when that cannot be known (Windows: a lone '::' socket)
     v6only        True / False for IPv6 sockets when known, else None
     state         'listen' (TCP) or 'unconnected' (UDP bound, no peer)
     inode         socket inode (Linux), else None
@@ -27,9 +28,32 @@ Listener::
     processes     list of processes (below); empty when the owner is unknown
     services      sorted union of the processes' services (systemd units / Windows services)
 
+Optional listener fields (records without them are valid and mean null):
+
+    owner_service the exact Windows service owning the socket (its service tag,
+                  as netstat -b shows it), else None; Linux leaves it out
+    container     the container whose network namespace holds the socket, when the
+                  host can tell (gathered with namespaces=all), else None:
+                  {runtime: 'podman'|'docker'|'containerd'|'cri-o'|'netns', id, name, image, pod}
+                  ('netns' is a named `ip netns` namespace: name is its name, id None)
+    published     host ports that reach this (container) listener, when known:
+                  [{address, port, protocol, via: 'docker-proxy'|'conmon'|'rootlessport'|'nftables'|'iptables',
+                    netns}] (address/port/netns on the host side)
+    forwards_to   on a host listener held by a port forwarder (docker-proxy, conmon,
+                  rootlessport): the container listener it reaches, {netns, address, port, container}
+
 Process::
 
     pid, name, exe, cmdline, user, uid, start_time, unit, services
+
+Compact form (what listening_ports_info returns; :func:`compact` / :func:`expand`):
+each process is written once in ``processes``, a table by pid (keys are the pid
+as text, as JSON writes them); a compact listener is the listener above without
+``processes`` and ``state`` (which ``protocol`` implies) and with ``pids``, the
+sorted pids of its owners. ``process_overrides`` ({pid: {field: value}}, only when
+needed) holds what differs for this socket, such as the .socket unit of a
+listener PID 1 holds. Every consumer reads listeners through :func:`expand`, which
+returns the records above exactly, and accepts full records unchanged.
 
 ``name`` is the full program name (Linux ``comm`` is cut to 15 bytes, so a
 longer name is restored from ``exe`` or ``argv[0]``); ``cmdline`` is the
@@ -60,6 +84,10 @@ LISTENER_FIELDS = (
 PROCESS_FIELDS = (
     'pid', 'name', 'exe', 'cmdline', 'user', 'uid', 'start_time', 'unit', 'services',
 )
+CONTAINER_RUNTIMES = ('podman', 'docker', 'containerd', 'cri-o', 'netns')
+CONTAINER_FIELDS = ('runtime', 'id', 'name', 'image', 'pod')
+# Compact listeners leave these out: 'processes' becomes 'pids', 'state' follows from 'protocol'.
+STATE_OF = {'tcp': 'listen', 'udp': 'unconnected'}
 
 
 class SchemaError(ValueError):
@@ -128,11 +156,13 @@ def make_process(pid, name, exe=None, cmdline=None, user=None, uid=None,
 
 
 def make_listener(protocol, family, address, port, processes=(), v6only=None,
-                  inode=None, uid=None, netns=None, scope=None, dual_stack=None):
+                  inode=None, uid=None, netns=None, scope=None, dual_stack=None,
+                  dual_stack_known=True):
     """A listener record with exposure and dual_stack derived from the bind.
 
     ``dual_stack`` may be passed when the caller knows better (Windows reports
     no v6only flag); otherwise an IPv6 wildcard is dual-stack unless v6only.
+    ``dual_stack_known=False`` records None ("unknown") for an IPv6 wildcard.
     """
     if protocol not in PROTOCOLS:
         raise SchemaError('protocol: unknown value %r (expected tcp or udp)' % (protocol,))
@@ -149,7 +179,9 @@ def make_listener(protocol, family, address, port, processes=(), v6only=None,
     if not 0 <= port <= 65535:
         raise SchemaError('port: %r is outside 0-65535' % (port,))
     if dual_stack is None:
-        dual_stack = family == 'ipv6' and exposure == 'wildcard' and v6only is False
+        # '::ffff:0.0.0.0' is a wildcard too, but an IPv4-mapped one: it accepts only IPv4.
+        dual_stack = (family == 'ipv6' and exposure == 'wildcard' and v6only is False
+                      and (address == '::' or ipaddress.ip_address(address).ipv4_mapped is None))
     # Most sockets have one owner: skip the sort and the union then (same result, less work).
     if len(processes) > 1:
         processes = sorted(processes, key=lambda p: p['pid'])
@@ -164,7 +196,8 @@ def make_listener(protocol, family, address, port, processes=(), v6only=None,
         'scope': scope,
         'port': port,
         'exposure': exposure,
-        'dual_stack': bool(dual_stack),
+        'dual_stack': (bool(dual_stack) if dual_stack_known or family != 'ipv6' or exposure != 'wildcard'
+                       else None),
         'v6only': v6only if family == 'ipv6' else None,
         'state': 'listen' if protocol == 'tcp' else 'unconnected',
         'inode': inode,
@@ -197,7 +230,9 @@ def validate_listener(record, where='listener'):
         ('exposure', lambda v: v in EXPOSURES),
         ('state', lambda v: v in STATES),
         ('port', lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 65535),
-        ('dual_stack', lambda v: isinstance(v, bool)),
+        # None (unknown) only where it can be unknown: an IPv6 wildcard socket.
+        ('dual_stack', lambda v: isinstance(v, bool) or (
+            v is None and record.get('family') == 'ipv6' and record.get('exposure') == 'wildcard')),
         ('address', lambda v: isinstance(v, str) and v != ''),
         ('processes', lambda v: isinstance(v, list)),
         ('services', lambda v: isinstance(v, list)),
@@ -205,6 +240,14 @@ def validate_listener(record, where='listener'):
     for field, ok in checks:
         if not ok(record[field]):
             raise SchemaError('%s.%s: invalid value %r' % (where, field, record[field]))
+    container = record.get('container')
+    if container is not None and (not isinstance(container, dict) or container.get('runtime') not in CONTAINER_RUNTIMES):
+        raise SchemaError('%s.container: invalid value %r (expected null or a mapping with runtime one of %s)'
+                          % (where, container, ', '.join(CONTAINER_RUNTIMES)))
+    owner_service = record.get('owner_service')
+    if owner_service is not None and (not isinstance(owner_service, str) or not owner_service):
+        raise SchemaError('%s.owner_service: invalid value %r (expected a service name or null)'
+                          % (where, owner_service))
     for i, proc in enumerate(record['processes']):
         pwhere = '%s.processes[%d]' % (where, i)
         if not isinstance(proc, dict):
@@ -264,3 +307,124 @@ def compat_facts(listeners):
                 'user': (proc or {}).get('user') or '',
             })
     return facts
+
+
+def make_container(runtime, id=None, name=None, image=None, pod=None):  # pylint: disable=redefined-builtin
+    """A ``container`` record for a listener (see the module docstring)."""
+    if runtime not in CONTAINER_RUNTIMES:
+        raise SchemaError('container.runtime: unknown value %r (choose from %s)' % (runtime, ', '.join(CONTAINER_RUNTIMES)))
+    return {'runtime': runtime, 'id': id, 'name': name, 'image': image, 'pod': pod}
+
+
+def set_owners(listener, processes, table, shared=None):
+    """Write ``processes`` into a compact listener: ``pids``, ``services`` and, when needed, ``process_overrides``.
+
+    Each process goes into ``table`` (pid text -> record) unless the table holds it already;
+    where this socket's version differs from the table's, the difference is the override.
+    ``services`` is the union that make_listener records. With ``shared`` (a dict the caller
+    keeps for one result), equal ``pids`` and ``services`` lists are one list object: a worker
+    holding 20 sockets needs one, not 20. Such lists are read-only, like the whole result.
+    """
+    if len(processes) == 1 and shared is not None:
+        # The common case, kept short: one owner, whose lists are shared by all its sockets.
+        proc = processes[0]
+        pid = proc['pid']
+        pids = shared.get(pid)
+        if pids is None:
+            pids = shared[pid] = [pid]
+        services = proc.get('services') or ()
+        services = shared.setdefault(('services',) + tuple(services), sorted(set(services)))
+        key = str(pid)
+        known = table.get(key)
+        if known is None:
+            table[key] = proc
+        elif known is not proc and known != proc:
+            listener['process_overrides'] = {key: {f: v for f, v in proc.items() if known.get(f) != v}}
+        listener['services'] = services
+        listener['pids'] = pids
+        return listener
+    if len(processes) > 1:
+        processes = sorted(processes, key=lambda p: p['pid'])
+        services = sorted({s for p in processes for s in p.get('services') or ()})
+    else:
+        services = sorted(set(processes[0].get('services') or ())) if processes else []
+    # Built at its exact size: a list grown by append() keeps spare slots, 20,000 times over.
+    pids = [proc['pid'] for proc in processes] if len(processes) > 1 else [processes[0]['pid']] if processes else []
+    if shared is not None:
+        services = shared.setdefault(('services',) + tuple(services), services)
+        pids = shared.setdefault(('pids',) + tuple(pids), pids)
+    listener['services'] = services
+    overrides = {}
+    for proc in processes:
+        key = str(proc['pid'])
+        known = table.get(key)
+        if known is None:
+            table[key] = proc
+        elif known is not proc and known != proc:
+            overrides[key] = {f: v for f, v in proc.items() if known.get(f) != v}
+    listener['pids'] = pids
+    if overrides:
+        listener['process_overrides'] = overrides
+    else:
+        listener.pop('process_overrides', None)
+    return listener
+
+
+def strip_to_compact(listener):
+    """Turn a full listener record into a compact one without owners, in place (fill it with set_owners)."""
+    del listener['processes']
+    del listener['state']
+    listener['pids'] = []
+    return listener
+
+
+def compact_listener(listener, table):
+    """The compact form of one full listener; its processes are added to ``table`` (pid text -> record)."""
+    processes = listener['processes']
+    return set_owners(strip_to_compact(dict(listener)), processes, table)
+
+
+def compact(listeners):
+    """{'listeners': compact listeners, 'processes': {pid text: process}} from full records."""
+    table = {}
+    return {'listeners': [compact_listener(lst, table) for lst in listeners], 'processes': table}
+
+
+def expand(result):
+    """Full listener records (exactly as make_listener builds them) from a compact gather result.
+
+    Accepts a result whose listeners are already full (a Windows normalisation, listeners a
+    user passes) and returns them unchanged, so every consumer can call this on any result.
+    A listener naming a pid the table does not hold raises SchemaError.
+    """
+    table = result.get('processes') or {}
+    out = []
+    for index, lst in enumerate(result['listeners']):
+        if 'pids' not in lst:
+            out.append(lst)
+            continue
+        overrides = lst.get('process_overrides') or {}
+        procs = []
+        for pid in lst['pids']:
+            key = str(pid)
+            proc = table.get(key)
+            if proc is None:
+                proc = table.get(pid) if isinstance(table, dict) else None
+            if proc is None:
+                raise SchemaError('listeners[%d].pids: pid %r is not in the processes table' % (index, pid))
+            if key in overrides:
+                proc = dict(proc, **overrides[key])
+            procs.append(proc)
+        full = {}
+        for field in LISTENER_FIELDS:
+            if field == 'processes':
+                full[field] = procs
+            elif field == 'state':
+                full[field] = STATE_OF.get(lst['protocol'])
+            else:
+                full[field] = lst.get(field)
+        for field, value in lst.items():
+            if field not in full and field not in ('pids', 'process_overrides'):
+                full[field] = value
+        out.append(full)
+    return out

@@ -14,7 +14,6 @@ holds a listener.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from .schema import split_scope
 
@@ -101,6 +100,8 @@ def list_sockets(runner=None):
     if runner is not None:
         rc, out, err = runner(argv)
     else:
+        # Imported here: subprocess costs about 2 MiB of memory, and most gathers never run a command.
+        import subprocess  # pylint: disable=import-outside-toplevel
         try:
             proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=30, check=False)
         except (OSError, subprocess.SubprocessError) as exc:

@@ -40,6 +40,7 @@ _NS = '{http://www.iana.org/assignments}'
 # Decomissioned and De-Commissioned (9006): all mean the number is free again.
 _FREED = re.compile(r'^\W*(unassigned|de-?registered|removed|deprecated|de-?comm?issioned)', re.I)
 _RESERVED = re.compile(r'^\W*reserved', re.I)
+_MAIL = re.compile(r'<[^<>\s]+[@&][^<>\s]+>')
 
 
 class IanaImportError(ValueError):
@@ -59,6 +60,10 @@ def _ref(xref, people, footnotes):
         return people.get(data, data.replace('_', ' '))
     if kind == 'note':
         return footnotes.get(data, 'note ' + data)
+    if kind == 'text' and not data:
+        # type="text" references carry their words as element text, not in a data attribute;
+        # e-mail addresses in them ("<xadmin&example.nl>", IANA writes & for @) are left out like contacts'
+        return ' '.join(_MAIL.sub('', xref.text or '').split())
     return data
 
 

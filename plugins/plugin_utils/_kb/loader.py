@@ -132,6 +132,10 @@ def normalise(docs):
                         if not isinstance(vals, list):
                             raise KBError('%s: %s: expected a list, got %r' % (where, field, vals))
                         entry[field] = [_spec(v, '%s: %s[%d]' % (where, field, i)) for i, v in enumerate(vals)]
+                    if isinstance(entry.get('plaintext'), list):
+                        # per-port plaintext: the listed ports are plaintext, the use's other ports are not
+                        entry['plaintext'] = [_spec(v, '%s: plaintext[%d]' % (where, i))
+                                              for i, v in enumerate(entry['plaintext'])]
                     if entry.get('secure_alternative') is not None:
                         entry['secure_alternative'] = _spec(entry['secure_alternative'],
                                                             '%s: secure_alternative' % where)

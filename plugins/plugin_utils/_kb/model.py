@@ -59,6 +59,10 @@ _PREV_RANK = {'common': 0, None: 1, 'niche': 2}
 RANGES = (('system', 0, 1023), ('user', 1024, 49151), ('dynamic', 49152, 65535))
 RANGE_WORDS = {'system': 'system range 0\u20131023', 'user': 'registered range 1024\u201349151',
                'dynamic': 'dynamic range 49152\u201365535'}
+# A high note of these kinds is about the protocol itself, so allowing the port is the risk; high
+# 'exposure', 'amplification' or 'commonly_scanned' notes are about where a port is reachable from,
+# which an allow rule states deliberately. Critical notes always count.
+DANGEROUS_KINDS = ('plaintext', 'malware', 'default_credentials', 'legacy')
 _RANK = {'a': 3, 'r': 2, 'u': 1}
 _STATUS = {3: 'assigned', 2: 'reserved', 1: 'unassigned'}
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -185,6 +189,7 @@ class KnowledgeBase:
         self._curated = None
         self._expanded = {}
         self._related = {}
+        self._dangerous = None
 
     # indexes, built on first use so that loading stays cheap
     def _iana(self):
@@ -221,8 +226,15 @@ class KnowledgeBase:
                                    for o in own):
                             related.add(str(spec))
                 self._related[use['id']] = related
+                plain = use.get('plaintext')
                 for spec in own:
-                    index.add(spec.low, spec.high, ('u', use, spec.protocols))
+                    item = use
+                    if isinstance(plain, list):
+                        # plaintext is a property of each port (1883 MQTT, 8883 MQTT over TLS): the record
+                        # of a port carries the use with plaintext decided for that port
+                        item = dict(use, plaintext=any(spec_covers(parse_port_spec(p), spec) for p in plain),
+                                    plaintext_ports=list(plain))
+                    index.add(spec.low, spec.high, ('u', item, spec.protocols))
             for note in self.security:
                 for spec in (parse_port_spec(p) for p in note['ports']):
                     index.add(spec.low, spec.high, ('s', note, spec.protocols))
@@ -378,6 +390,45 @@ class KnowledgeBase:
             kinds.add('plaintext')
         return SecurityFlags(kinds, best)
 
+    def dangerous_notes(self):
+        """[(PortSpec, note)] for every note that makes its port dangerous to allow (see :data:`DANGEROUS_KINDS`)."""
+        if self._dangerous is None:
+            out = []
+            for note in self.security:
+                sev = note.get('severity')
+                if sev == 'critical' or sev == 'high' and note['kind'] in DANGEROUS_KINDS:
+                    out.extend((spec, note) for spec in split_specs([parse_port_spec(p) for p in note['ports']]))
+            self._dangerous = out
+        return self._dangerous
+
+    def allow_warnings(self, spec):
+        """Plain warnings, one per port the KB marks dangerous that PortSpec ``spec`` allows.
+
+        Dangerous means a curated security note of severity critical on that port and protocol
+        (2375/tcp: the unauthenticated Docker Engine API), or of severity high about the protocol
+        itself (clear-text logins, malware, default credentials, obsolete protocols: DANGEROUS_KINDS). Each warning names the port,
+        the worst note's severity and the first sentence of its text, so an allow rule that
+        permits such a port (for example through an IANA service name) never passes silently.
+        """
+        if not isinstance(spec, PortSpec):
+            raise KBError('spec: expected a PortSpec, got %r' % (spec,))
+        worst = {}
+        for dangerous, note in self.dangerous_notes():
+            if not specs_overlap(spec, dangerous):
+                continue
+            low, high = max(spec.low, dangerous.low), min(spec.high, dangerous.high)
+            protos = [p for p in dangerous.protocols or spec.protocols or ('tcp', 'udp')
+                      if not spec.protocols or p in spec.protocols]
+            for port in range(low, high + 1):
+                for proto in protos:
+                    key = (port, proto)
+                    prev = worst.get(key)
+                    if prev is None or _SEV_RANK[note['severity']] > _SEV_RANK[prev['severity']]:
+                        worst[key] = note
+        return ['%d/%s is marked dangerous by the port knowledge base (%s, %s): %s' % (
+            port, proto, note['severity'], note['kind'], _end(_first_sentence(note['text'], 200)))
+            for (port, proto), note in sorted(worst.items())]
+
     # names
     def services(self, name):
         """IANA entries for a service name (case-insensitive), with or without a port number."""
@@ -408,9 +459,19 @@ class KnowledgeBase:
 
     def _suggest(self, name):
         close = difflib.get_close_matches(name, self.profiles(), n=3, cutoff=0.6)
+        # a misspelt family name (kubernets) should also offer the profiles that start with it
+        # (kubernetes-control-plane), which whole-name similarity misses
+        lowered = str(name).strip().lower()
+        heads = {}
+        for prof in self.profiles():
+            parts = prof.split('-')
+            for size in range(1, len(parts)):
+                heads.setdefault('-'.join(parts[:size]), []).append(prof)
+        for head in difflib.get_close_matches(lowered, list(heads), n=2, cutoff=0.8):
+            close += [p for p in heads[head] if p not in close][:3]
         close += [n for n in difflib.get_close_matches(name, list(self._service_index()), n=5, cutoff=0.6)
                   if n not in close]
-        return close[:5]
+        return close[:6]
 
     def _unknown(self, name, what='profile or IANA service name'):
         close = self._suggest(name)
@@ -464,6 +525,8 @@ class KnowledgeBase:
         done = {
             'name': name,
             'description': prof.get('description'),
+            'shadows_iana': prof.get('shadows_iana'),
+            'deny_suggested': list(prof.get('deny_suggested') or ()),
             'ports': [str(s) for s in ports],
             'optional': [str(s) for s in optional],
             'includes': list(prof.get('includes') or ()),
@@ -484,7 +547,9 @@ class KnowledgeBase:
 
     def resolve(self, name):
         """Profile name, IANA service name or port spec -> list of PortSpec (profile wins over service)."""
-        if looks_like_port_spec(name):
+        # no service name holds '/' and none starts with '-': '/tcp' or '-5/udp' is a broken port spec,
+        # and saying so helps more than "unknown name"
+        if looks_like_port_spec(name) or isinstance(name, str) and ('/' in name or name.strip()[:1] in ('-', '+')):
             try:
                 return [parse_port_spec(name, 'name')]
             except PortSpecError as exc:
@@ -505,6 +570,20 @@ class KnowledgeBase:
             raise KBError('listener: expected a mapping with port and protocol, got %r' % (listener,))
         rec = self.port(listener['port'], listener['protocol'], ephemeral_range)
         return explain_record(rec, listener)
+
+
+def spec_covers(outer, inner):
+    """True when PortSpec ``outer`` contains every port and protocol of ``inner`` (no protocol: all)."""
+    if not (outer.low <= inner.low and inner.high <= outer.high):
+        return False
+    return not outer.protocols or bool(inner.protocols) and set(inner.protocols) <= set(outer.protocols)
+
+
+def specs_overlap(a, b):
+    """True when PortSpecs ``a`` and ``b`` share a port and a protocol (no protocol: all)."""
+    if a.high < b.low or b.high < a.low:
+        return False
+    return not a.protocols or not b.protocols or bool(set(a.protocols) & set(b.protocols))
 
 
 def _spec_sort(text):
@@ -534,21 +613,28 @@ def _entry_label(entry):
     return entry['service'] or desc or 'an unnamed service'
 
 
-def use_label(use):
-    who = ' '.join(x for x in (use.get('vendor'), use.get('product')) if x)
+def use_label(use, full=False):
+    # 'various' says only that several vendors ship it; the product list carries the names
+    who = ' '.join(x for x in (use.get('vendor'), use.get('product')) if x and x.lower() != 'various')
     # the first clause only: a finding needs the gist, the port page has the rest
-    purpose = re.split(r'(?<=\w)[.:;](?:\s|$)', _first_sentence(use.get('purpose'), 100))[0].rstrip('.')
+    purpose = re.split(r'(?<=\w)[.:;](?:\s|$)', _first_sentence(use.get('purpose'), 100000 if full else 100))[0]
+    purpose = purpose.rstrip('.')
     label = '%s: %s' % (who, purpose) if who and purpose else who or purpose or use['id']
     extra = []
     if use.get('plaintext') is True:
         extra.append('plaintext')
-    if use.get('secure_alternative'):
+    if use.get('secure_alternative') and use.get('plaintext') is not False:
+        # an encrypted port of a use (8883 beside 1883) needs no alternative
         extra.append('secure alternative %s' % use['secure_alternative'])
     return label + (' (%s)' % '; '.join(extra) if extra else '')
 
 
-def explain_record(rec, listener=None):
-    """The explanation sentence(s) for a port record, optionally naming the listener's processes."""
+def explain_record(rec, listener=None, full=False):
+    """The explanation sentence(s) for a port record, optionally naming the listener's processes.
+
+    ``full`` (port pages) never shortens a sentence; findings keep them short.
+    """
+    limit = 100000 if full else 160
     where = '%d/%s' % (rec['port'], rec['protocol'])
     listener = listener or {}
     names = []
@@ -577,7 +663,7 @@ def explain_record(rec, listener=None):
         sentences.append("It lies in this host's ephemeral port range, where the kernel also picks client ports.")
     uses = rec['uses']
     if uses:
-        labels = [use_label(u) for u in uses[:3]]
+        labels = [use_label(u, full) for u in uses[:3]]
         more = ' and %d more' % (len(uses) - 3) if len(uses) > 3 else ''
         sentences.append(_end('Known use%s: %s%s' % ('s' if len(uses) > 1 else '', '; '.join(labels), more)))
     curated = [n for n in rec['security'] if n.get('confidence') != 'registry']
@@ -588,7 +674,7 @@ def explain_record(rec, listener=None):
         # the worst note on the port need not concern the use named above (8080: Tomcat, open proxy),
         # so it is labelled as a risk of the port, not of that use
         note = max(curated, key=lambda n: _SEV_RANK.get(n.get('severity') or 'info', 0))
-        sentences.append('Risk on this port: %s' % _end(_first_sentence(note['text'])))
+        sentences.append('Risk on this port: %s' % _end(_first_sentence(note['text'], limit)))
     elif any(n['kind'] == 'unauthorized_use' for n in rec['security']):
         sentences.append('IANA records unauthorized use of this port.')
     return ' '.join(sentences)

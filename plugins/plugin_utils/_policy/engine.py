@@ -13,7 +13,13 @@ A listener therefore only meets the rules that can match it, and the cost
 grows with listeners + rules, not listeners x rules.
 
 Precedence for one listener (docs/policy.md): deny > allow/require >
-expired allow > allow_loopback > wrong_exposure > wrong_owner > unexpected.
+expired allow > identity_mismatch > allow_loopback > wrong_exposure >
+wrong_owner > unexpected.
+
+The knowledge base is consulted for every finding. When it raises, the audit
+fails closed (KBEvaluationError naming the listener) unless the caller passes
+``kb_errors='tolerate'``; then the finding takes the highest severity its rule
+allows and says why.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ from __future__ import annotations
 import bisect
 import datetime
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import PortSpec, parse_port_specs
-from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import severity as sev
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import gcpause, identity, owners, severity as sev
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.errors import KBEvaluationError
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import (
     listener_text, make_finding, sort_findings,
 )
@@ -30,50 +36,52 @@ from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings imp
 LISTENER_PROTOCOLS = ('tcp', 'udp')
 NARROW = 64  # specs at most this wide go into the per-port dict
 DEFAULT_EPHEMERAL = {'linux': (32768, 60999), 'windows': (49152, 65535)}
+KB_ERRORS = ('fail', 'tolerate')
 
 
 class RuleIndex:
-    """Rules that can match (protocol, port), in policy order."""
+    """Rules that can match (protocol, port), in policy order.
+
+    Building is one pass over the rules plus a segment tree over the wide
+    ranges (O(rules log rules)); the candidate list of a port is merged on its
+    first lookup and kept, so no work is spent on ports no listener uses.
+    """
 
     def __init__(self, rules):
-        self.ports = {p: {} for p in LISTENER_PROTOCOLS}
-        self.anyport = {p: [] for p in LISTENER_PROTOCOLS}
-        self.bounds = {p: [] for p in LISTENER_PROTOCOLS}
-        self.covers = {p: [] for p in LISTENER_PROTOCOLS}
+        self.narrow = {p: {} for p in LISTENER_PROTOCOLS}
+        anyport = {p: [] for p in LISTENER_PROTOCOLS}
         wide = {p: [] for p in LISTENER_PROTOCOLS}
         for rule in rules:
             if rule.specs is None:
                 for proto in LISTENER_PROTOCOLS:
                     if rule.protos is None or proto in rule.protos:
-                        self.anyport[proto].append(rule)
+                        anyport[proto].append(rule)
                 continue
             for spec in rule.specs:
-                protos = [p for p in LISTENER_PROTOCOLS if not spec.protocols or p in spec.protocols]
-                for proto in protos:
+                for proto in LISTENER_PROTOCOLS:
+                    if spec.protocols and proto not in spec.protocols:
+                        continue
                     if spec.high - spec.low < NARROW:
-                        table = self.ports[proto]
+                        table = self.narrow[proto]
                         for port in range(spec.low, spec.high + 1):
-                            bucket = table.setdefault(port, [])
-                            if not bucket or bucket[-1] is not rule:
+                            bucket = table.get(port)
+                            if bucket is None:
+                                table[port] = [rule]
+                            elif bucket[-1] is not rule:
                                 bucket.append(rule)
                     else:
                         wide[proto].append((spec.low, spec.high, rule))
+        self.anyport = {p: tuple(anyport[p]) for p in LISTENER_PROTOCOLS}
+        self.bounds = {}
+        self.tree = {}
+        self.tree_size = {}
         for proto in LISTENER_PROTOCOLS:
-            self._segments(proto, wide[proto])
-            # Merge once here so that a lookup is one dict access or one bisect.
-            anyport = tuple(self.anyport[proto])
-            self.anyport[proto] = anyport
-            self.covers[proto] = [self._merge(cover, anyport) for cover in self.covers[proto]]
-            table = self.ports[proto]
-            for port, bucket in table.items():
-                table[port] = self._merge(tuple(bucket), self._cover(proto, port))
+            self._build_tree(proto, wide[proto])
+        self.merged = {p: {} for p in LISTENER_PROTOCOLS}  # port -> candidates (filled on lookup)
+        self.segments = {p: {} for p in LISTENER_PROTOCOLS}  # segment -> wide + anyport candidates
         # Buckets whose verdict needs no look at the listener: an unconditional allow
         # rule and no deny/require rule. Most listeners of a real fleet land in one.
         self.settled = set()
-        for proto in LISTENER_PROTOCOLS:
-            for bucket in list(self.ports[proto].values()) + self.covers[proto] + [self.anyport[proto]]:
-                if self._settled(bucket):
-                    self.settled.add(id(bucket))
 
     @staticmethod
     def _settled(bucket):
@@ -93,61 +101,75 @@ class RuleIndex:
             return tuple(second)
         return tuple(sorted(set(first) | set(second), key=lambda r: r.seq))
 
-    def _cover(self, proto, port):
-        i = bisect.bisect_right(self.bounds[proto], port) - 1
-        return self.covers[proto][i] if i >= 0 else self.anyport[proto]
-
-    def _segments(self, proto, ranges):
-        """Sweep wide ranges into elementary segments [bounds[i], bounds[i+1])."""
-        if not ranges:
-            return
+    def _build_tree(self, proto, ranges):
+        """Elementary segments [bounds[i], bounds[i+1]) and a segment tree holding each range in O(log n) nodes."""
         points = sorted({r[0] for r in ranges} | {r[1] + 1 for r in ranges})
-        starts = {}
-        ends = {}
+        size = max(len(points) - 1, 0)
+        self.bounds[proto] = points
+        self.tree_size[proto] = size
+        nodes = [[] for _node in range(2 * size)] if size else []
+        position = {point: i for i, point in enumerate(points)}
         for low, high, rule in ranges:
-            starts.setdefault(low, []).append(rule)
-            ends.setdefault(high + 1, []).append(rule)
-        active = {}
-        bounds, covers = [], []
-        last = None
-        for point in points:
-            for rule in ends.get(point, ()):
-                active[rule] -= 1
-                if not active[rule]:
-                    del active[rule]
-            for rule in starts.get(point, ()):
-                active[rule] = active.get(rule, 0) + 1
-            cover = tuple(sorted(active, key=lambda r: r.seq))
-            if cover != last:
-                bounds.append(point)
-                covers.append(cover)
-                last = cover
-        self.bounds[proto] = bounds
-        self.covers[proto] = covers
+            left, right = position[low] + size, position[high + 1] + size
+            while left < right:
+                if left & 1:
+                    nodes[left].append(rule)
+                    left += 1
+                if right & 1:
+                    right -= 1
+                    nodes[right].append(rule)
+                left >>= 1
+                right >>= 1
+        self.tree[proto] = nodes
+
+    def _segment(self, proto, port):
+        """Wide-range and any-port candidates of ``port`` (cached per elementary segment)."""
+        bounds = self.bounds[proto]
+        i = bisect.bisect_right(bounds, port) - 1
+        if i < 0 or i >= self.tree_size[proto]:
+            return self.anyport[proto]
+        cache = self.segments[proto]
+        cover = cache.get(i)
+        if cover is None:
+            nodes = self.tree[proto]
+            found = set()
+            node = i + self.tree_size[proto]
+            while node >= 1:
+                found.update(nodes[node])
+                node >>= 1
+            found.update(self.anyport[proto])
+            cover = tuple(sorted(found, key=lambda r: r.seq))
+            cache[i] = cover
+        return cover
 
     def lookup(self, proto, port):
-        table = self.ports.get(proto)
-        if table is None:
+        cache = self.merged.get(proto)
+        if cache is None:
             return ()
-        bucket = table.get(port)
-        if bucket is not None:
-            return bucket
-        i = bisect.bisect_right(self.bounds[proto], port) - 1
-        return self.covers[proto][i] if i >= 0 else self.anyport[proto]
+        bucket = cache.get(port)
+        if bucket is None:
+            narrow = self.narrow[proto].get(port)
+            cover = self._segment(proto, port)
+            bucket = self._merge(narrow, cover) if narrow else cover
+            cache[port] = bucket
+            if self._settled(bucket):
+                self.settled.add(id(bucket))
+        return bucket
 
 
 def index_for(policy):
     """The policy's rule index, built once and kept on the policy (a policy judges many listener sets)."""
     index = getattr(policy, '_index', None)
     if index is None:
-        index = RuleIndex(policy.rules)
+        with gcpause.paused():
+            index = RuleIndex(policy.rules)
         policy._index = index
     return index
 
 
 def classify(lst, cands, today, allow_loopback):
     """(kind or None, rule, other_rule, require_hits) for one listener and its candidate rules."""
-    deny = allowed = expired = wrong_exp = wrong_own = None
+    deny = allowed = expired = wrong_exp = wrong_own = impostor = None
     hits = None
     for rule in cands:
         if not rule.match_where(lst):
@@ -171,7 +193,9 @@ def classify(lst, cands, today, allow_loopback):
             if wrong_exp is None and (rule.specs is not None or rule.has_who):
                 wrong_exp = rule
         elif exp_ok:
-            if wrong_own is None and rule.specs is not None:
+            if impostor is None and rule.process is not None and rule.impostor(lst) is not None:
+                impostor = rule
+            elif wrong_own is None and rule.specs is not None:
                 wrong_own = rule
     if deny is not None:
         return 'denied', deny, allowed, hits
@@ -179,6 +203,8 @@ def classify(lst, cands, today, allow_loopback):
         return None, allowed, None, hits
     if expired is not None:
         return 'expired', expired, None, hits
+    if impostor is not None:
+        return 'identity_mismatch', impostor, None, hits
     if allow_loopback and lst['exposure'] == 'loopback':
         return None, None, None, hits
     if wrong_exp is not None:
@@ -200,7 +226,7 @@ def _exposure_text(rule):
 
 def _who_text(rule):
     parts = []
-    for key in ('process', 'exe', 'user', 'unit'):
+    for key in ('process', 'exe', 'user', 'unit', 'container', 'match'):
         who = getattr(rule, key)
         if who is not None:
             parts.append('%s %s' % (key, who.text))
@@ -226,12 +252,16 @@ def _owner_text(lst):
 class Evaluator:
     """Evaluate listeners against one compiled policy; ``naive`` skips the index (for tests)."""
 
-    def __init__(self, policy, kb=None, protect=(), today=None, ephemeral_range=None, platform='linux', naive=False):
+    def __init__(self, policy, kb=None, today=None, ephemeral_range=None, platform='linux', naive=False,
+                 kb_errors='fail'):
+        if kb_errors not in KB_ERRORS:
+            raise ValueError('kb_errors: %r is not one of %s' % (kb_errors, ', '.join(KB_ERRORS)))
+        self.kb_errors = kb_errors
+        self.kb_failed = {}  # (port, protocol) -> error text, when kb_errors is 'tolerate'
         self.policy = policy
         self.kb = kb
         self.settings = policy.settings
         self.today = today or datetime.date.today()
-        self.protect = [p if isinstance(p, tuple) else (p, 'listed in protect') for p in protect]
         low_high = ephemeral_range or DEFAULT_EPHEMERAL.get(platform, DEFAULT_EPHEMERAL['linux'])
         self.eph_low, self.eph_high = int(low_high[0]), int(low_high[1])
         self.naive = naive
@@ -241,8 +271,21 @@ class Evaluator:
         self._by_process = None
         self.warnings = []
 
-    # KB access never breaks an audit: a failing lookup degrades to a generic sentence.
-    def _kb_flags(self, port, proto):
+    # KB failures fail closed: an audit that cannot read the knowledge base would
+    # under-rate what it finds, so it stops unless the caller chose to tolerate that.
+    def _kb_failure(self, lst, exc):
+        text = '%s: %s' % (type(exc).__name__, exc)
+        if self.kb_errors == 'fail':
+            raise KBEvaluationError('knowledge base failed while judging %s: %s (set kb_errors: tolerate to keep '
+                                    'going with the highest severity each rule allows)' % (listener_text(lst), text))
+        self.kb_failed[(lst['port'], lst['protocol'])] = text
+        msg = 'knowledge base failed on %d/%s (%s): findings there take the highest severity their rule allows' % (
+            lst['port'], lst['protocol'], text)
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def _kb_flags(self, lst):
+        port, proto = lst['port'], lst['protocol']
         key = (port, proto)
         if key not in self._flags:
             flags = None
@@ -256,7 +299,7 @@ class Evaluator:
                             if hint:
                                 flags.add('severity:%s' % hint)
                 except Exception as exc:  # pylint: disable=broad-except
-                    self._kb_warning(exc)
+                    self._kb_failure(lst, exc)  # raises unless kb_errors is tolerate
             self._flags[key] = flags
         return self._flags[key]
 
@@ -267,13 +310,8 @@ class Evaluator:
                 if text:
                     return str(text).strip()
             except Exception as exc:  # pylint: disable=broad-except
-                self._kb_warning(exc)
+                self._kb_failure(lst, exc)  # raises unless kb_errors is tolerate
         return '%s listens on %s port %d.' % (_owner_text(lst), lst['protocol'].upper(), lst['port'])
-
-    def _kb_warning(self, exc):
-        msg = 'knowledge base lookup failed: %s' % exc
-        if msg not in self.warnings:
-            self.warnings.append(msg)
 
     def candidates(self, lst):
         if self.naive:
@@ -303,13 +341,6 @@ class Evaluator:
                 return rule
         return None
 
-    def protected(self, lst):
-        for spec, why in self.protect:
-            if spec.matches(lst['port'], lst['protocol']):
-                return 'port %d/%s is protected (%s): the management path is never blocked or stopped' % (
-                    lst['port'], lst['protocol'], why)
-        return None
-
     def run(self, listeners):
         settings = self.settings
         allow_loopback = settings['allow_loopback']
@@ -318,35 +349,48 @@ class Evaluator:
         today = self.today
         satisfied = set()
         findings = []
+        verdicts = []
         ignored = 0
         lookup = self.index.lookup if self.index is not None else None
         settled = self.index.settled if self.index is not None else ()
         rules = self.policy.rules
         for lst in listeners:
+            verdict = {'allowed_by': None, 'ignored_by': None, 'finding_ids': []}
+            verdicts.append(verdict)
             if lookup is None:
                 cands = rules
             else:
                 cands = lookup(lst['protocol'], lst['port'])
                 if id(cands) in settled:
+                    verdict['allowed_by'] = _first_allow(cands, lst, today).ref()
                     continue
             kind, rule, other, hits = classify(lst, cands, today, allow_loopback)
             if hits:
                 satisfied.update(hits)
             if kind is None:
+                if rule is not None:
+                    verdict['allowed_by'] = rule.ref()
+                else:
+                    verdict['ignored_by'] = 'settings.allow_loopback: true'
                 continue
             if kind == 'unexpected':
                 if not report_unexpected:
                     ignored += 1
+                    verdict['ignored_by'] = 'settings.unexpected: ignore'
                     continue
                 if ephemeral != 'report' and self.eph_low <= lst['port'] <= self.eph_high and (
                         ephemeral == 'allow' or lst['protocol'] == 'udp'):
                     ignored += 1
+                    verdict['ignored_by'] = 'settings.ephemeral: %s' % ephemeral
                     continue
-            findings.append(self.finding(kind, lst, rule, other))
+            finding = self.finding(kind, lst, rule, other)
+            verdict['finding_ids'].append(finding['id'])
+            findings.append(finding)
         for rule in self.policy.by_list['require']:
             if rule not in satisfied:
                 findings.append(self.missing(rule, listeners))
-        return {'findings': sort_findings(findings), 'ignored': ignored, 'listeners': len(listeners)}
+        return {'findings': sort_findings(findings), 'ignored': ignored, 'listeners': len(listeners),
+                'verdicts': verdicts}
 
     def finding(self, kind, lst, rule, other):
         settings = self.settings
@@ -371,6 +415,13 @@ class Evaluator:
             action = rule.action or settings['action']
             policy_text = '%s allows it only on %s, but it listens on %s (%s).' % (
                 rule.label(), _exposure_text(rule) or 'other addresses', lst['address'], lst['exposure'])
+        elif kind == 'identity_mismatch':
+            floor = sev.highest([rule.severity or 'high', 'high'])
+            action = rule.action or settings['action']
+            proc = rule.impostor(lst)
+            policy_text = ('%s trusts the process name %s, but the process %s runs an executable that is not %s: '
+                           'a name is claimed by the program itself, its executable is not.' % (
+                               rule.label(), rule.process.text, identity.describe(proc), rule.process.text))
         elif kind == 'wrong_owner':
             floor = rule.severity or 'medium'
             action = rule.action or 'none'
@@ -382,29 +433,40 @@ class Evaluator:
             policy_text = '%s allowed it until %s; the exception has expired%s.' % (
                 rule.label(), rule.expires.isoformat(),
                 ' (ticket %s)' % rule.ticket if rule.ticket else '')
-        severity, reasons = sev.assess(kind, lst, floor, self._kb_flags(lst['port'], lst['protocol']))
+        stranger = owners.stranger(lst)
+        if stranger is not None:
+            service, programs, proc = stranger
+            explanation += ' Port %d/%s is usually %s, but this owner, %s, is not a known %s server (%s).' % (
+                lst['port'], lst['protocol'], service, identity.describe(proc), service, ', '.join(programs))
+        severity, reasons = sev.assess(kind, lst, floor, self._kb_flags(lst), stranger)
+        if kind == 'identity_mismatch':
+            reasons.append('process name %s does not match its executable %s' % (
+                proc.get('name'), proc.get('exe') or '(unknown)'))
+        kb_failed = self.kb_failed.get((lst['port'], lst['protocol']))
+        if kb_failed is not None:
+            severity = rule.severity if rule is not None and rule.severity else 'critical'
+            reasons.append('knowledge base failed on this port (%s): severity set to %s, the highest its rule allows '
+                           '(kb_errors: tolerate)' % (kb_failed, severity))
         if self.eph_low <= lst['port'] <= self.eph_high:
             reasons.append('port is in the ephemeral range %d-%d' % (self.eph_low, self.eph_high))
-        why_protected = self.protected(lst)
-        if why_protected:
-            action, action_reason = 'none', why_protected
+        # Protection (management path, protected units) is the remediation planner's to decide.
+        if kind == 'expired':
+            action_reason = 'the exception expired on %s' % rule.expires.isoformat()
         else:
-            if kind == 'expired':
-                action_reason = 'the exception expired on %s' % rule.expires.isoformat()
-            else:
-                action_reason = {
-                    'denied': 'a deny rule matches',
-                    'unexpected': 'no allow rule matches (settings.action: %s)' % settings['action'],
-                    'wrong_exposure': 'listening beyond the exposure its rule allows',
-                    'wrong_owner': 'the allowed port is held by another owner',
-                }[kind]
-            if rule is not None and rule.action:
-                action_reason += ' (action from %s)' % rule.label()
-            if action == 'none':
-                action_reason += '; no automatic remediation'
+            action_reason = {
+                'denied': 'a deny rule matches',
+                'unexpected': 'no allow rule matches (settings.action: %s)' % settings['action'],
+                'wrong_exposure': 'listening beyond the exposure its rule allows',
+                'wrong_owner': 'the allowed port is held by another owner',
+                'identity_mismatch': 'the process name claims an identity its executable does not have',
+            }[kind]
+        if rule is not None and rule.action:
+            action_reason += ' (action from %s)' % rule.label()
+        if action == 'none':
+            action_reason += '; no automatic remediation'
         return make_finding(kind, severity, reasons, lst, rule=rule if kind != 'unexpected' else None,
                             nearest=nearest, explanation='%s %s' % (explanation, policy_text),
-                            action=action, action_reason=action_reason, protected=bool(why_protected))
+                            action=action, action_reason=action_reason)
 
     def missing(self, rule, listeners):
         floor = rule.severity or self.settings['missing_severity']
@@ -419,21 +481,25 @@ class Evaluator:
                             missing_key='%s|%s|%s' % (rule.origin, rule.index, rule.text))
 
 
-def evaluate(policy, listeners, kb=None, protect=(), today=None, ephemeral_range=None, platform='linux', naive=False):
-    """Findings for ``listeners`` under ``policy``: {'findings', 'ignored', 'listeners', 'warnings'}."""
-    evaluator = Evaluator(policy, kb=kb, protect=protect, today=today, ephemeral_range=ephemeral_range,
-                          platform=platform, naive=naive)
+def _first_allow(bucket, lst, today):
+    """The rule classify() would name for a listener in a settled bucket (the first that fully matches)."""
+    for rule in bucket:
+        if rule.matches(lst) and not rule.expired(today):
+            return rule
+    return None
+
+
+def evaluate(policy, listeners, kb=None, today=None, ephemeral_range=None, platform='linux', naive=False,
+             kb_errors='fail'):
+    """Judge ``listeners``: {'findings', 'ignored', 'listeners', 'warnings', 'verdicts'}.
+
+    ``verdicts`` is aligned with ``listeners``: {allowed_by: rule ref or None,
+    ignored_by: setting text or None, finding_ids: [...]}. ``kb_errors``:
+    'fail' (default) raises KBEvaluationError when the knowledge base raises;
+    'tolerate' keeps going with the highest severity each rule allows.
+    """
+    evaluator = Evaluator(policy, kb=kb, today=today, ephemeral_range=ephemeral_range,
+                          platform=platform, naive=naive, kb_errors=kb_errors)
     result = evaluator.run(listeners)
     result['warnings'] = evaluator.warnings
     return result
-
-
-def protect_specs(values, why='listed in protect'):
-    """Port specs for the ``protect`` option: [(PortSpec, reason)]."""
-    out = []
-    for i, value in enumerate(values or ()):
-        if isinstance(value, PortSpec):
-            out.append((value, why))
-            continue
-        out.extend((spec, why) for spec in parse_port_specs(value, 'protect[%d]' % i))
-    return out

@@ -22,3 +22,7 @@ class PolicyError(ValueError):
         if len(self.errors) == 1:
             return self.errors[0]
         return 'policy has %d errors:\n  - %s' % (len(self.errors), '\n  - '.join(self.errors))
+
+
+class KBEvaluationError(PolicyError):
+    """The knowledge base raised while judging a listener: the audit fails closed (see kb_errors)."""

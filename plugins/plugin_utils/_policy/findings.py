@@ -12,55 +12,13 @@ import hashlib
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER, RANK, highest
 
-KINDS = ('denied', 'unexpected', 'wrong_exposure', 'wrong_owner', 'expired', 'missing')
-
-
-# Programs that hold a published container port while the kernel DNATs the
-# traffic to the container: it crosses the forward path, never the host's input
-# filter, so a host firewall block would be reported as done yet change nothing.
-DNAT_FORWARDERS = ('docker-proxy', 'conmon', 'kube-proxy')
-
-
-def dnat_forwarder(listener):
-    """The name of the container port forwarder that holds this listener, or None."""
-    for proc in (listener or {}).get('processes') or ():
-        if proc.get('name') in DNAT_FORWARDERS:
-            return proc['name']
-    return None
+KINDS = ('denied', 'identity_mismatch', 'unexpected', 'wrong_exposure', 'wrong_owner', 'expired', 'missing')
 
 
 def finding_id(kind, protocol, family, address, port):
     """Stable across runs: the same problem on the same socket keeps its id."""
     text = '|'.join(str(x) for x in (kind, protocol, family, address, port))
     return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
-
-
-def owning_unit(listener):
-    """The unit to stop: the .socket unit when PID 1 holds the socket, else a .service/.socket unit."""
-    if listener is None:
-        return None
-    names = []
-    pid1 = False
-    for proc in listener.get('processes') or ():
-        pid1 = pid1 or proc.get('pid') == 1
-        for name in [proc.get('unit')] + list(proc.get('services') or ()):
-            if name and name not in names:
-                names.append(name)
-    for name in listener.get('services') or ():
-        if name not in names:
-            names.append(name)
-    if not names:
-        return None
-    if pid1:
-        sockets = [n for n in names if n.endswith('.socket')]
-        if sockets:
-            return sockets[0]
-    for name in names:
-        if name.endswith(('.service', '.socket')):
-            return name
-    # Windows services carry no suffix; init.scope and similar are not stoppable units.
-    plain = [n for n in names if '.' not in n]
-    return plain[0] if plain else None
 
 
 def listener_text(listener):
@@ -78,17 +36,12 @@ def listener_text(listener):
 
 def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
                  explanation='', action='none', action_reason='', protected=False, missing_key=None):
-    unit = owning_unit(listener)
-    if action == 'stop' and unit is None:
-        # Only units are stopped, never a PID: the finding stays unremediated and says why
-        # (a firewall block instead would be a remediation nobody asked for).
-        action_reason += '; not remediated: no owning systemd unit or service is known, and a process is never killed by PID'
-    forwarder = dnat_forwarder(listener) if action == 'block' else None
-    if forwarder:
-        action = 'none'
-        action_reason += ('; not remediated: %s publishes this port for a container and the kernel forwards (DNAT) its '
-                          'traffic past the host input filter, so a block here would change nothing; unpublish the port '
-                          'or bind it to 127.0.0.1 in the container runtime' % forwarder)
+    """A finding with the remediation its rule asks for (``action``, ``reason``).
+
+    What really happens to it (block, stop, protected, not remediated,
+    reported) is decided once, by _remediation.planner, which rewrites
+    ``remediation`` and ``protected``.
+    """
     if listener is not None:
         fid = finding_id(kind, listener['protocol'], listener['family'], listener['address'], listener['port'])
     else:
@@ -102,7 +55,7 @@ def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
         'rule': rule.ref() if rule is not None else None,
         'nearest_rule': nearest.ref() if nearest is not None else None,
         'explanation': explanation,
-        'remediation': {'action': action, 'unit': unit, 'reason': action_reason},
+        'remediation': {'action': action, 'unit': None, 'reason': action_reason},
         'protected': protected,
     }
 

@@ -25,6 +25,7 @@ import re
 
 import yaml
 
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import gcpause
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.errors import PolicyError
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import (
     LISTS, close_names, compile_rule, compile_settings, render, spec_key,
@@ -46,6 +47,29 @@ def default_policy():
 
 def _var_pattern(prefix):
     return re.compile(r'^%s_(allow|deny|require|settings)(__\w+)?$' % re.escape(prefix))
+
+
+def template_policy_vars(templar, task_vars, prefix='port_policy'):
+    """The host's ``<prefix>_*`` variables, templated; a templating error names the variable.
+
+    An undefined variable or a recursive definition inside a policy variable is
+    bad input, not an internal error: PolicyError lists every such variable with
+    Ansible's own message (which names the undefined variable).
+    """
+    from ansible.errors import AnsibleError  # controller only; plugin_utils never runs on a host
+
+    out, errors = {}, []
+    for name in sorted(k for k in task_vars if isinstance(k, str) and k.startswith(prefix + '_')):
+        try:
+            out[name] = templar.template(task_vars[name])
+        except AnsibleError as exc:
+            message = ' '.join(str(getattr(exc, 'message', None) or exc).split())
+            errors.append('%s: cannot be templated: %s' % (name, message))
+        except RecursionError:
+            errors.append('%s: cannot be templated: its definition refers to itself (recursive loop)' % name)
+    if errors:
+        raise PolicyError(errors)
+    return out
 
 
 def collect(task_vars=None, prefix='port_policy', policy=None):
@@ -213,9 +237,39 @@ def compile_policy(collected, kb=None, today=None):
                 warnings.append('%s expires on %s (in %d day%s)'
                                 % (rule.label(), rule.expires.isoformat(), days, '' if days == 1 else 's'))
     warnings.extend(_overlaps(policy))
+    if kb is not None:
+        warnings.extend(_dangerous_allows(rules, kb))
     return policy
+
+
+def _dangerous_allows(rules, kb):
+    """A warning for each allow rule that permits a port the KB marks dangerous (2375/tcp via ``docker``...).
+
+    A wide range would list dozens of ports: past a few, one line per rule names how many and the first ones.
+    """
+    out = []
+    # Most rules touch no dangerous port: a bisect over the dangerous port numbers skips them cheaply.
+    dangerous = sorted({port for spec, _note in kb.dangerous_notes() for port in range(spec.low, spec.high + 1)})
+    for rule in rules:
+        if rule.list != 'allow' or not rule.specs:
+            continue
+        found = []
+        for spec in rule.specs:
+            at = bisect.bisect_left(dangerous, spec.low)
+            if at < len(dangerous) and dangerous[at] <= spec.high:
+                found.extend(kb.allow_warnings(spec))
+        if len(found) <= 3:
+            out.extend('%s allows a dangerous port: %s' % (rule.label(), text) for text in found)
+        else:
+            ports = ', '.join(text.split(' ', 1)[0] for text in found[:8])
+            out.append('%s allows %d ports the port knowledge base marks dangerous (%s%s); allow them by '
+                       'name only where they are meant to listen' % (
+                           rule.label(), len(found), ports, ', ...' if len(found) > 8 else ''))
+    return out
 
 
 def build_policy(task_vars=None, prefix='port_policy', policy=None, kb=None, today=None):
     """collect() + compile_policy() in one call."""
-    return compile_policy(collect(task_vars, prefix, policy), kb=kb, today=today)
+    collected = collect(task_vars, prefix, policy)
+    with gcpause.paused():
+        return compile_policy(collected, kb=kb, today=today)

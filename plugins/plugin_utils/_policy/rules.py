@@ -15,18 +15,27 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import fnmatch
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 try:
     import netaddr
 except ImportError:  # only exposure CIDRs need it; the error says so when one is used
     netaddr = None
 
+try:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+except ImportError:  # only `match:` rules need it; the error says so when one is used
+    jmespath = None
+    JMESPathError = ValueError
+
 from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import (
     PortSpec, PortSpecError, looks_like_port_spec, parse_port_specs, parse_protocols,
 )
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.errors import PolicyError
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.identity import exe_fits_name
 
 LISTS = ('allow', 'deny', 'require')
 ACTIONS = ('block', 'stop', 'none')
@@ -39,10 +48,13 @@ UNEXPECTED_MODES = ('report', 'ignore')
 
 RULE_KEYS = (
     'port', 'ports', 'proto', 'family', 'exposure', 'name', 'profile',
-    'process', 'exe', 'user', 'unit', 'service',
+    'process', 'exe', 'user', 'unit', 'service', 'container', 'match',
     'reason', 'owner', 'ticket', 'expires', 'action', 'severity',
 )
-WHO_KEYS = ('process', 'exe', 'user', 'unit')
+WHO_KEYS = ('process', 'exe', 'user', 'unit', 'container', 'match')
+# What the gatherers report. The port-spec parser knows sctp and dccp (the KB
+# lists such ports), but a rule for them would never match a listener.
+GATHERED_PROTOCOLS = ('tcp', 'udp')
 
 SETTINGS_DEFAULTS = {
     'unexpected': 'report',
@@ -106,8 +118,10 @@ class Who:
                 self.regex = re.compile(value[1:], re.IGNORECASE if fold else 0)
             except re.error as exc:
                 raise ValueError('%s: %r is not a valid regular expression (%s)' % (field_name, value, exc))
-        elif isinstance(value, str) and value:
+        elif isinstance(value, str) and value.strip() and value == value.strip():
             self.exact = value.casefold() if fold else value
+        elif isinstance(value, str) and value.strip():
+            raise ValueError('%s: %r has leading or trailing spaces' % (field_name, value))
         else:
             raise ValueError('%s: %r is not a name (expected a string, or "~regex")' % (field_name, value))
 
@@ -143,10 +157,18 @@ class UserWho:
         self.text = value
         self.uid = None
         self.name = None
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            raise ValueError('%s: %r is not a user name or uid' % (field_name, value))
+        if isinstance(value, int):
+            if not 0 <= value <= 4294967294:
+                raise ValueError('%s: uid %r is outside 0-4294967294' % (field_name, value))
             self.uid = value
-        elif isinstance(value, str) and value.isdigit():
+        elif isinstance(value, str) and re.match(r'^\s*-?[0-9]+\s*$', value, re.ASCII):
             self.uid = int(value)
+            if not 0 <= self.uid <= 4294967294:
+                raise ValueError('%s: uid %r is outside 0-4294967294' % (field_name, value))
+        elif isinstance(value, str) and re.search(r'\d', value) and not re.search(r'[^\W\d]', value):
+            raise ValueError('%s: %r uses digits that are not ASCII 0-9' % (field_name, value))
         else:
             self.name = Who(value, field_name, fold=True)
 
@@ -159,7 +181,63 @@ class UserWho:
         return self.uid is not None and uid is not None and int(uid) == self.uid
 
 
-@dataclass(eq=False)
+class ContainerWho:
+    """A container name or image: a glob (``web-*``, ``docker.io/library/nginx:*``) or ``~regex``."""
+
+    __slots__ = ('text', 'regex')
+
+    def __init__(self, value, field_name='container'):
+        self.text = value
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError('%s: %r is not a container name or image pattern (expected a glob or "~regex")'
+                             % (field_name, value))
+        pattern = value[1:] if value.startswith('~') else fnmatch.translate(value)
+        try:
+            self.regex = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError('%s: %r is not a valid regular expression (%s)' % (field_name, value, exc))
+        self.text = value
+
+    def match(self, container):
+        if not isinstance(container, dict):
+            return False
+        search = self.regex.search if self.text.startswith('~') else self.regex.match
+        return any(isinstance(container.get(k), str) and search(container[k]) for k in ('name', 'image'))
+
+
+class MatchExpr:
+    """A JMESPath predicate over the listener record, compiled once with the policy."""
+
+    __slots__ = ('text', 'expr')
+
+    def __init__(self, value, field_name='match'):
+        self.text = value
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError('%s: %r is not a JMESPath expression' % (field_name, value))
+        if jmespath is None:
+            raise ValueError('%s: %r needs the Python library jmespath on the controller (pip install jmespath)'
+                             % (field_name, value))
+        try:
+            self.expr = jmespath.compile(value)
+        except JMESPathError as exc:
+            raise ValueError('%s: %r is not a valid JMESPath expression (%s)'
+                             % (field_name, value, ' '.join(str(exc).split())))
+
+    def match(self, listener):
+        try:
+            return _truthy(self.expr.search(listener))
+        except JMESPathError as exc:
+            # A type error at run time (e.g. length() of a number) is a policy error, never "no match".
+            raise PolicyError('match: %r failed on %s/%s port %s: %s' % (
+                self.text, listener.get('address'), listener.get('protocol'), listener.get('port'), exc))
+
+
+def _truthy(value):
+    """JMESPath truth: false, null, empty string/list/object are false."""
+    return value not in (None, False, '', [], {})
+
+
+@dataclass(eq=False, slots=True)
 class Rule:
     """One compiled rule. ``specs`` None means any port."""
 
@@ -178,6 +256,8 @@ class Rule:
     exe: Who | None = None
     user: UserWho | None = None
     unit: UnitWho | None = None
+    container: ContainerWho | None = None
+    match: MatchExpr | None = None
     name: str | None = None
     reason: str | None = None
     owner: str | None = None
@@ -187,7 +267,6 @@ class Rule:
     severity: str | None = None
     has_who: bool = False
     has_exposure: bool = False
-    extra: dict = field(default_factory=dict)
 
     # The three match stages are separate so the engine can tell
     # unexpected from wrong_exposure from wrong_owner.
@@ -219,16 +298,31 @@ class Rule:
             return ip in self.nets
         return False
 
-    def match_who(self, lst):
+    def match_who(self, lst, verify=True):
+        """Owner fields, container and ``match``. ``verify=False`` takes a process name at its word.
+
+        Allow and require rules verify: the name must agree with the executable
+        (see identity.py), unless the rule pins ``exe`` itself. Deny rules do
+        not: a claimed name is reason enough to deny.
+        """
         if not self.has_who:
+            return True
+        if self.container is not None and not self.container.match(lst.get('container')):
+            return False
+        if self.match is not None and not self.match.match(lst):
+            return False
+        if self.process is None and self.exe is None and self.user is None and self.unit is None:
             return True
         procs = lst.get('processes') or ()
         if not procs:
             # Without an owner only a uid-only rule can be checked (socket uid).
             return (self.user is not None and self.process is None and self.exe is None
                     and self.unit is None and self.user.match_uid(lst.get('uid')))
+        check_identity = verify and self.list != 'deny' and self.process is not None and self.exe is None
         for proc in procs:
             if self.process is not None and not self.process.match(proc.get('name')):
+                continue
+            if check_identity and exe_fits_name(proc.get('name'), proc.get('exe')) is not True:
                 continue
             if self.exe is not None and not self.exe.match(proc.get('exe')):
                 continue
@@ -240,6 +334,18 @@ class Rule:
                     continue
             return True
         return False
+
+    def impostor(self, lst):
+        """The process whose name this rule trusts but whose executable says otherwise, else None."""
+        if self.process is None or self.exe is not None or self.list == 'deny':
+            return None
+        if self.match_who(lst) or not self.match_who(lst, verify=False):
+            return None
+        for proc in lst.get('processes') or ():
+            # Only a known executable that contradicts the name is an impostor; an unknown one proves nothing.
+            if self.process.match(proc.get('name')) and exe_fits_name(proc.get('name'), proc.get('exe')) is False:
+                return proc
+        return None
 
     def matches(self, lst):
         return self.match_where(lst) and self.match_exposure(lst) and self.match_who(lst)
@@ -267,7 +373,22 @@ def _resolve(kb, name, where):
         raise ValueError('%s: %s' % (where, text))
     if not specs:
         raise ValueError('%s: %r resolves to no ports' % (where, name))
-    return list(specs)
+    # The KB also lists sctp/dccp ports of a name; nothing gathers those, so they are left out.
+    gathered = [s for s in specs if not s.protocols or set(s.protocols) & set(GATHERED_PROTOCOLS)]
+    gathered = [s if all(p in GATHERED_PROTOCOLS for p in s.protocols) else
+                PortSpec(s.low, s.high, tuple(p for p in s.protocols if p in GATHERED_PROTOCOLS)) for s in gathered]
+    if not gathered:
+        raise ValueError('%s: %r resolves only to %s, which no gatherer reports'
+                         % (where, name, ', '.join(str(s) for s in specs)))
+    return gathered
+
+
+def _gathered_only(protos, key, value):
+    """sctp/dccp in a written rule is an error: no gatherer reports those sockets, so it would never match."""
+    other = [p for p in protos if p not in GATHERED_PROTOCOLS]
+    if other:
+        raise ValueError('%s: %r names %s, which no gatherer reports (only %s sockets are gathered), '
+                         'so the rule would never match' % (key, value, '+'.join(other), ' and '.join(GATHERED_PROTOCOLS)))
 
 
 def _apply_proto(specs, protos, raw_proto, name=None):
@@ -293,6 +414,12 @@ def _apply_proto(specs, protos, raw_proto, name=None):
 
 def _exposure(value):
     items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError('exposure: [] allows no bind at all; name loopback, link_local, specific, wildcard, any or CIDRs')
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError('exposure: %r is not loopback, link_local, specific, wildcard, any, an address or a CIDR'
+                             % (item,))
     ceiling = None
     nets = []
     for item in items:
@@ -317,6 +444,8 @@ def _exposure(value):
 
 def _families(value):
     items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ValueError('family: [] names no family (expected ipv4, ipv6 or any)')
     fams = set()
     for item in items:
         text = str(item).strip().lower()
@@ -353,6 +482,8 @@ def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
                 rule.specs = tuple(parse_port_specs(raw, 'port'))
             except PortSpecError as exc:
                 raise ValueError(str(exc))
+            for spec in rule.specs:
+                _gathered_only(spec.protocols, 'port', raw)
         else:
             rule.name = raw.strip()
             rule.specs = tuple(_resolve(kb, rule.name, 'name'))
@@ -374,6 +505,8 @@ def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
             specs = parse_port_specs(raw[key], key)
         except PortSpecError as exc:
             raise ValueError(str(exc))
+        for spec in specs:
+            _gathered_only(spec.protocols, key, raw[key])
         rule.specs = tuple(specs)
     elif name_keys:
         key = name_keys[0]
@@ -387,6 +520,7 @@ def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
             protos = parse_protocols(raw['proto'], 'proto')
         except PortSpecError as exc:
             raise ValueError(str(exc))
+        _gathered_only(protos, 'proto', raw['proto'])
         if protos and rule.specs is not None:
             rule.specs = tuple(_apply_proto(list(rule.specs), protos, raw['proto'], rule.name))
         elif protos:
@@ -396,6 +530,10 @@ def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
     if 'exposure' in raw:
         rule.ceiling, rule.nets = _exposure(raw['exposure'])
         rule.has_exposure = rule.ceiling != EXPOSURE_RANK['wildcard']
+    if 'container' in raw:
+        rule.container = ContainerWho(raw['container'])
+    if 'match' in raw:
+        rule.match = MatchExpr(raw['match'])
     if 'process' in raw:
         rule.process = Who(raw['process'], 'process')
     if 'exe' in raw:
@@ -470,4 +608,5 @@ def spec_key(rule):
         rule.list, rule.specs, rule.protos, rule.families, rule.ceiling, str(rule.nets) if rule.nets is not None else None,
         rule.process.text if rule.process else None, rule.exe.text if rule.exe else None,
         rule.user.text if rule.user else None, rule.unit.text if rule.unit else None,
+        rule.container.text if rule.container else None, rule.match.text if rule.match else None,
     )

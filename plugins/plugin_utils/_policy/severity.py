@@ -13,6 +13,7 @@ never go below the floor of the finding's kind (see docs/policy.md).
 
 from __future__ import annotations
 
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import identity
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import SEVERITIES
 
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -99,8 +100,17 @@ def process_facts(listener):
     return facts
 
 
-def assess(kind, listener, floor, flags=None):
-    """(severity, reasons) for a finding of ``kind`` on ``listener`` (None for missing)."""
+# Flags that describe the service usually found on a port, not the port number itself:
+# they do not hold for a program that is not that service (owners.stranger()).
+SERVICE_FLAGS = ('plaintext', 'default_credentials', 'amplification', 'exposure')
+
+
+def assess(kind, listener, floor, flags=None, stranger=None):
+    """(severity, reasons) for a finding of ``kind`` on ``listener`` (None for missing).
+
+    ``stranger`` is owners.stranger(listener): (service, programs, process) when
+    the owner is not a known server of the port's usual service.
+    """
     reasons = []
     if listener is None:
         return floor, ['required listener is absent (floor %s)' % floor]
@@ -108,6 +118,19 @@ def assess(kind, listener, floor, flags=None):
     reasons.append(why)
     exposed = listener['exposure'] != 'loopback'
     names, hint, notes = normalize_flags(flags)
+    if stranger is not None:
+        service, programs, proc = stranger
+        dropped = sorted(n for n in names if n in SERVICE_FLAGS)
+        names = {n for n in names if n not in SERVICE_FLAGS}
+        hint = None
+        text = 'port is usually %s, but %s is not a known %s server (%s)' % (
+            service, identity.describe(proc), service, ', '.join(programs))
+        if dropped:
+            text += '; the risks of %s (%s) are not assumed for it' % (service, ', '.join(f.replace('_', ' ') for f in dropped))
+        if exposed:
+            level = _bump(level)
+            text = 'raised: ' + text
+        reasons.append(text)
     if 'malware' in names:
         level = _raise(level, 'critical' if exposed else 'high')
         reasons.append(notes.get('malware') or FLAG_TEXT['malware'])

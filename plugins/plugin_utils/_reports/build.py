@@ -7,123 +7,248 @@
 """Host and fleet report documents.
 
 A host's input is its port_audit result (``findings``, ``summary``,
-``protected``, ...) and, from the port_policy role, an ``outcome``::
+``listeners``, ``verdicts``, ``ignored_listeners``, ``effective_policy``...)
+and, from the port_policy role, an ``outcome`` (see the remediation plan
+contract)::
 
-    mode          'report' | 'enforce'
-    check_mode    bool: enforce ran in check mode (nothing changed)
-    backend       firewall backend used, or None
-    block         [{port, protocol}] the complete block list for the host
-    stop          [{unit, mask}] units stopped (or to stop)
-    trial         bool: firewall change left unconfirmed, reverts by itself
-    errors        [str] why enforcement did not run on this host
+    mode           'report' | 'enforce'
+    check_mode     bool: enforce ran in check mode (nothing changed)
+    backend        firewall backend used, or None
+    trial          bool: firewall change left unconfirmed, reverts by itself
+    errors         [str] why enforcement did not run on this host
+    applied        bool: the plan was carried out
+    not_effective  str or None: why applied rules do not take effect
 
-Every finding gets a ``status`` saying what happened to it (blocked,
-stopped, protected, reported, would block, not remediated...) and a
-``status_reason``, so a report never leaves a finding silently unhandled.
+What happens to a finding is decided once, by the remediation planner, in
+``finding.remediation.status`` and ``.reason``. Reports only turn that status
+and the outcome into words (``display_status``); they never re-decide it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import hashlib
+import json
+
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import listener_text
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER as SEVERITIES  # critical first
-STATUSES = ('blocked', 'stopped', 'would block', 'would stop', 'not remediated', 'protected', 'reported')
+
+STATUSES = ('blocked', 'stopped', 'would block', 'would stop', 'not confirmed', 'not remediated', 'protected',
+            'reported', 'no plan')
+PLAN_STATUSES = ('block', 'stop', 'protected', 'not remediated', 'reported')
+DEFAULT_NONCOMPLIANT = ('critical', 'high', 'medium', 'low')
 
 
 class ReportError(ValueError):
     """Input that cannot become a report; the message names host and field."""
 
 
-def _status(finding, outcome):
-    """(status, reason) of one finding given what the role did on the host."""
-    rem = finding.get('remediation') or {}
-    action = rem.get('action') or 'none'
-    listener = finding.get('listener')
-    if finding.get('protected'):
-        return 'protected', rem.get('reason') or 'management path: never blocked or stopped'
-    if action == 'none' or not listener:
-        return 'reported', rem.get('reason') or 'the policy asks for no remediation'
-    unit = rem.get('unit')
-    if action == 'stop' and not unit:
-        return 'not remediated', ('no owning systemd unit is known; a process is never killed by PID')
-    verb = 'block' if action == 'block' else 'stop'
-    what = '%s/%s' % (listener.get('port'), listener.get('protocol')) if verb == 'block' else unit
+@contextlib.contextmanager
+def bulk():
+    """Pause the cyclic garbage collector while a fleet's documents are built and rendered.
+
+    The documents are trees of dicts and lists with no reference cycles, so
+    reference counting frees them without the collector. At 1,000 hosts they
+    are over a million containers, and each full collection triggered while
+    they grow walks all of them again: with the collector running, building
+    and rendering took about twice the CPU time (benchmarks/report_bench.py).
+    The collector's state is restored on the way out, whatever happens.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def display_status(remediation, outcome):
+    """(word, reason) for a finding: the planner's status put in the words of what the role did.
+
+    Display only: block/stop become 'blocked'/'stopped' when the role says it
+    applied the plan, 'would ...' in report or check mode, and 'not remediated'
+    when enforcement failed or does not take effect on the host.
+    """
+    rem = remediation or {}
+    status = rem.get('status')
+    reason = rem.get('reason') or ''
+    if status is None:
+        return 'no plan', 'the audit result carries no remediation status (made by a port_audit without the planner)'
+    if status not in PLAN_STATUSES:
+        return 'no plan', 'unknown remediation status %r' % (status,)
+    if status not in ('block', 'stop'):
+        return status, reason
+    verb = status
     if outcome.get('mode', 'report') != 'enforce':
-        return 'would ' + verb, 'report mode: enforce would %s %s' % (verb, what)
+        return 'would ' + verb, 'report mode: enforce would %s (%s)' % (verb, reason) if reason else 'report mode'
     if outcome.get('errors'):
-        return 'not remediated', '; '.join(outcome['errors'])
-    if verb == 'block':
-        done = any(b.get('port') == listener.get('port') and b.get('protocol') == listener.get('protocol')
-                   for b in outcome.get('block') or ())
-    else:
-        done = any(s.get('unit') == unit for s in outcome.get('stop') or ())
-    if not done:
-        return 'not remediated', outcome.get('skipped', {}).get(finding.get('id')) or \
-            'left out of the remediation plan (management path or protected unit)'
+        return 'not remediated', '; '.join(str(e) for e in outcome['errors'])
+    if outcome.get('not_effective'):
+        return 'not remediated', str(outcome['not_effective'])
     if outcome.get('check_mode'):
-        return 'would ' + verb, 'check mode: enforce would %s %s' % (verb, what)
+        return 'would ' + verb, 'check mode: enforce would %s (%s)' % (verb, reason) if reason else 'check mode'
+    if outcome.get('applied') is None:
+        return 'not confirmed', 'the role did not report whether the plan was applied'
+    if not outcome.get('applied'):
+        return 'not remediated', 'enforcement did not apply the plan on this host'
+    word = 'blocked' if verb == 'block' else 'stopped'
     if verb == 'block':
         reason = 'dropped by the %s backend' % (outcome.get('backend') or 'firewall')
         if outcome.get('trial'):
             reason += ' (trial run: reverts by itself after the rollback timeout)'
-        return 'blocked', reason
-    return 'stopped', 'unit %s stopped and disabled%s' % (
-        unit, ' and masked' if any(s.get('mask') for s in outcome.get('stop') or () if s.get('unit') == unit) else '')
+    return word, reason
 
 
 def _slim_listener(listener):
     if not listener:
         return None
-    keys = ('protocol', 'family', 'address', 'scope', 'port', 'exposure', 'dual_stack', 'services')
-    out = {k: listener.get(k) for k in keys}
-    out['processes'] = [{k: p.get(k) for k in ('pid', 'name', 'exe', 'user', 'unit')}
-                        for p in listener.get('processes') or ()]
+    get = listener.get
+    return {'protocol': get('protocol'), 'family': get('family'), 'address': get('address'), 'scope': get('scope'),
+            'port': get('port'), 'exposure': get('exposure'), 'dual_stack': get('dual_stack'),
+            'services': get('services'), 'owner_service': get('owner_service'), 'container': get('container'),
+            'processes': [{'pid': p.get('pid'), 'name': p.get('name'), 'exe': p.get('exe'), 'cmdline': p.get('cmdline'),
+                           'user': p.get('user'), 'unit': p.get('unit')} for p in get('processes') or ()]}
+
+
+def _finding_listener(listener):
+    """The socket a finding is about; its owners and command lines are in the host's listeners, once."""
+    if not listener:
+        return None
+    get = listener.get
+    return {'protocol': get('protocol'), 'family': get('family'), 'address': get('address'), 'scope': get('scope'),
+            'port': get('port'), 'exposure': get('exposure'),
+            'processes': [{'name': p.get('name'), 'unit': p.get('unit')} for p in get('processes') or ()]}
+
+
+def listener_owner(listener):
+    """Stable owner identity of a listener: its unit, else executable, else process name (never a PID)."""
+    units = [p.get('unit') for p in listener.get('processes') or () if p.get('unit')]
+    units += list(listener.get('services') or ())
+    if listener.get('owner_service'):
+        return str(listener['owner_service'])
+    if units:
+        return str(sorted(set(units))[0])
+    exes = sorted({p.get('exe') or p.get('name') or '?' for p in listener.get('processes') or ()})
+    return ', '.join(exes) or 'unknown process'
+
+
+def _rule_ref(rule):
+    if not rule:
+        return None
+    return {k: rule.get(k) for k in ('list', 'index', 'text', 'origin', 'expires') if k in rule}
+
+
+def _listeners(audit, findings):
+    """Every listener with what the policy said about it (allowed_by / findings / ignored_by)."""
+    listeners = audit.get('listeners') or []
+    verdicts = audit.get('verdicts')
+    if not isinstance(verdicts, list) or len(verdicts) != len(listeners):
+        verdicts = None  # older port_audit: findings are matched to listeners by socket instead
+        by_listener = {}
+        for f in findings:
+            if isinstance(f, dict) and f.get('listener'):
+                by_listener.setdefault(_listener_key(f['listener']), []).append(f.get('id'))
+    out = []
+    for i, lst in enumerate(listeners):
+        if not isinstance(lst, dict):
+            continue
+        entry = _slim_listener(lst)
+        entry['text'] = listener_text(lst)
+        entry['owner'] = listener_owner(lst)
+        if verdicts is None:
+            ids = by_listener.get(_listener_key(lst), [])
+            entry.update(finding_ids=ids, allowed_by=None, ignored_by=None)
+            if not ids:
+                entry['verdict_known'] = False
+        else:
+            verdict = verdicts[i] if isinstance(verdicts[i], dict) else {}
+            entry.update(finding_ids=list(verdict.get('finding_ids') or ()),
+                         allowed_by=_rule_ref(verdict.get('allowed_by')), ignored_by=verdict.get('ignored_by'))
+        out.append(entry)
     return out
 
 
-def host_report(host, audit, outcome=None, generated=None):
-    """One host's report document from its port_audit result and the role's outcome."""
+def _listener_key(listener):
+    return (listener.get('protocol'), listener.get('family'), listener.get('address'), listener.get('port'))
+
+
+def policy_id(policy):
+    """Short digest of an effective policy, so a fleet stores each distinct policy once."""
+    text = json.dumps(policy, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]
+
+
+def host_report(host, audit, outcome=None, generated=None, noncompliant_on=DEFAULT_NONCOMPLIANT, groups=()):
+    """One host's report document from its port_audit result and the role's outcome.
+
+    This is the full detail (the per-host file): every listener with its
+    processes and command lines, each finding with its explanation and
+    remediation, the effective policy. The fleet file keeps a slim copy
+    (``fleet_document``).
+    """
     outcome = dict(outcome or {})
     if not isinstance(audit, dict):
         raise ReportError('%s: audit result: expected a mapping, got %r' % (host, type(audit).__name__))
     doc = {
         'host': host,
+        'groups': sorted(str(g) for g in groups or ()),
         'generated': generated,
         'mode': outcome.get('mode', 'report'),
         'check_mode': bool(outcome.get('check_mode')),
         'backend': outcome.get('backend'),
         'trial': bool(outcome.get('trial')),
-        'errors': list(outcome.get('errors') or ()),
+        'applied': outcome.get('applied'),
+        'not_effective': outcome.get('not_effective'),
+        'errors': [str(e) for e in outcome.get('errors') or ()],
     }
     if not isinstance(audit.get('findings'), list):
-        doc.update(audited=False, passed=False, summary=None, findings=[], protected=[],
-                   errors=doc['errors'] + [audit.get('msg') or 'no audit result for this host'])
-        doc['by_status'] = {}
+        doc.update(audited=False, passed=False, compliant=False, summary=None, findings=[], listeners=[],
+                   ignored_listeners=[], protected=[], policy=None, policy_id=None, by_status={},
+                   errors=doc['errors'] + [str(audit.get('msg') or 'no audit result for this host')])
         return doc
+    listeners = _listeners(audit, audit['findings'])
+    # The verdicts say which listener each finding is about: its text is made once, for the listener.
+    text_by_finding = {fid: lst['text'] for lst in listeners for fid in lst['finding_ids']}
     findings = []
     by_status = {s: 0 for s in STATUSES}
     for i, f in enumerate(audit['findings']):
         if not isinstance(f, dict) or 'severity' not in f or 'kind' not in f:
             raise ReportError('%s: findings[%d]: not a port_audit finding: %r' % (host, i, f))
-        status, reason = _status(f, outcome)
+        status, reason = display_status(f.get('remediation'), outcome)
         by_status[status] += 1
-        findings.append({
+        lst = f.get('listener')
+        finding = {
             'id': f.get('id'),
-            'kind': f['kind'],
+            'kind': str(f['kind']),
             'severity': f['severity'],
-            'severity_reasons': list(f.get('severity_reasons') or ()),
-            'where': listener_text(f['listener']) if f.get('listener') else _missing_text(f),
-            'listener': _slim_listener(f.get('listener')),
-            'rule': f.get('rule'),
-            'nearest_rule': f.get('nearest_rule'),
-            'explanation': f.get('explanation') or '',
+            'severity_reasons': [str(r) for r in f.get('severity_reasons') or ()],
+            'where': (text_by_finding.get(f.get('id')) or listener_text(lst)) if lst else _missing_text(f),
+            'listener': _finding_listener(lst),
+            'rule': _rule_ref(f.get('rule')),
+            'nearest_rule': _rule_ref(f.get('nearest_rule')),
+            'explanation': str(f.get('explanation') or ''),
             'remediation': f.get('remediation'),
             'protected': bool(f.get('protected')),
             'status': status,
             'status_reason': reason,
-        })
+        }
+        finding['group'] = group_id(group_key(finding))
+        findings.append(finding)
+    ignored = []
+    for item in audit.get('ignored_listeners') or ():
+        if isinstance(item, dict) and isinstance(item.get('listener'), dict):
+            ignored.append({'listener': listener_text(item['listener']), 'owner': listener_owner(item['listener']),
+                            'ignored_by': item.get('ignored_by')})
     summary = dict(audit.get('summary') or {})
-    doc.update(audited=True, passed=bool(summary.get('passed', not findings)), summary=summary,
-               findings=findings, protected=list(audit.get('protected') or ()), by_status=by_status)
+    failing = [f for f in findings if f['severity'] in noncompliant_on]
+    policy = audit.get('effective_policy')
+    doc.update(audited=True, passed=bool(summary.get('passed', not findings)), compliant=not failing,
+               summary=summary, findings=findings, listeners=listeners,
+               ignored_listeners=ignored, protected=list(audit.get('protected') or ()), by_status=by_status,
+               policy=policy, policy_id=policy_id(policy) if policy is not None else None)
     return doc
 
 
@@ -132,25 +257,172 @@ def _missing_text(finding):
     return 'required: %s' % (rule.get('text') or '?')
 
 
-def fleet_report(host_reports, generated=None):
-    """All hosts in one document, hosts sorted by name."""
+def group_key(finding):
+    """The same problem on many hosts: kind, port, protocol and process names (or the required rule)."""
+    lst = finding.get('listener')
+    if lst:
+        names = ', '.join(sorted({p.get('name') or '?' for p in lst.get('processes') or ()})) or 'unknown process'
+        return (finding['kind'], lst.get('port'), lst.get('protocol'), names)
+    return (finding['kind'], None, None, finding['where'])
+
+
+@functools.lru_cache(maxsize=8192)
+def group_id(key):
+    """Stable id of a finding group (the same key gives the same id in every run)."""
+    return hashlib.sha256(repr(key).encode('utf-8', 'surrogatepass')).hexdigest()[:12]
+
+
+def group_title(key):
+    kind, port, protocol, names = key
+    if port is None:
+        return '%s %s' % (kind, names)
+    return '%s %s/%s (%s)' % (kind, port, protocol, names)
+
+
+def group_findings(reports):
+    """Findings grouped across hosts, most hosts first: "unexpected 8080/tcp (java) on 37 hosts".
+
+    Each group is built once, from its first finding; the host findings refer
+    to it by ``finding.group`` (its id).
+    """
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    groups = {}
+    for rep in reports:
+        host = rep['host']
+        for f in rep['findings']:
+            gid = f.get('group') or group_id(group_key(f))
+            grp = groups.get(gid)
+            if grp is None:
+                key = group_key(f)
+                grp = groups[gid] = {
+                    'id': gid, 'title': group_title(key), 'kind': f['kind'], 'port': key[1], 'protocol': key[2],
+                    'severity': f['severity'], 'explanation': f['explanation'], 'hosts': [],
+                    'by_severity': {}, 'by_status': {}}
+            if rank.get(f['severity'], 99) < rank.get(grp['severity'], 99):
+                grp['severity'] = f['severity']
+            hosts = grp['hosts']
+            if not hosts or hosts[-1] != host:
+                hosts.append(host)
+            by_sev, by_status = grp['by_severity'], grp['by_status']
+            by_sev[f['severity']] = by_sev.get(f['severity'], 0) + 1
+            by_status[f['status']] = by_status.get(f['status'], 0) + 1
+    out = sorted(groups.values(), key=lambda g: (-len(g['hosts']), rank.get(g['severity'], 99), g['title']))
+    for grp in out:
+        grp['host_count'] = len(grp['hosts'])
+    return out
+
+
+def fleet_report(host_reports, generated=None, provenance=None, noncompliant_on=DEFAULT_NONCOMPLIANT,
+                 play_fail_on=()):
+    """All hosts in one document, hosts sorted by name, findings grouped, each distinct policy once.
+
+    ``hosts`` are the host reports themselves (shared, not copied, not
+    changed): the renderers read their full detail. ``fleet_document`` is the
+    slim form written to fleet.json.
+    """
     reports = sorted(host_reports, key=lambda r: r['host'])
     by_severity = {s: 0 for s in SEVERITIES}
     by_status = {s: 0 for s in STATUSES}
+    policies = {}
     for rep in reports:
         for f in rep['findings']:
             by_severity[f['severity']] = by_severity.get(f['severity'], 0) + 1
             by_status[f['status']] += 1
+        if rep.get('policy_id') is not None and rep['policy_id'] not in policies:
+            policies[rep['policy_id']] = rep['policy']
+    audited = [r for r in reports if r['audited']]
     return {
         'generated': generated,
+        'provenance': dict(provenance or {}),
+        'compliance': compliance_words(noncompliant_on, play_fail_on),
         'totals': {
             'hosts': len(reports),
+            'hosts_audited': len(audited),
+            'hosts_compliant': sum(1 for r in audited if r['compliant']),
+            'hosts_noncompliant': sum(1 for r in audited if not r['compliant']),
             'hosts_passed': sum(1 for r in reports if r['passed']),
             'hosts_failed': sum(1 for r in reports if not r['passed']),
-            'hosts_not_audited': sum(1 for r in reports if not r['audited']),
+            'hosts_not_audited': len(reports) - len(audited),
             'findings': sum(len(r['findings']) for r in reports),
+            'listeners': sum(len(r['listeners']) for r in reports),
+            'ignored_listeners': sum(len(r['ignored_listeners']) for r in reports),
             'by_severity': by_severity,
             'by_status': by_status,
         },
+        'groups': group_findings(reports),
+        'policies': policies,
         'hosts': reports,
     }
+
+
+# What fleet.json keeps of a host, a listener and a finding. The per-host files
+# (hosts/<host>.json) keep everything; fleet.json is read by people scanning
+# the fleet, by jq/JMESPath and by the next run's drift, none of which needs
+# 60,000 command lines again.
+_FLEET_HOST_FIELDS = ('host', 'groups', 'generated', 'mode', 'check_mode', 'backend', 'trial', 'applied',
+                      'not_effective', 'errors', 'audited', 'passed', 'compliant', 'summary', 'by_status',
+                      'policy_id', 'protected', 'ignored_listeners')
+_FLEET_LISTENER_FIELDS = ('text', 'owner', 'protocol', 'address', 'port', 'exposure', 'finding_ids')
+# Left out of fleet.json when null or empty (most listeners and findings have none of them).
+_FLEET_LISTENER_OPTIONAL = ('allowed_by', 'ignored_by', 'owner_service', 'container', 'verdict_known')
+_FLEET_FINDING_OPTIONAL = ('rule', 'nearest_rule')
+
+
+def _fleet_listener(lst):
+    out = {k: lst.get(k) for k in _FLEET_LISTENER_FIELDS}
+    for key in _FLEET_LISTENER_OPTIONAL:
+        value = lst.get(key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _fleet_finding(f, explanations):
+    lst = f['listener']
+    out = {'id': f['id'], 'group': f.get('group'), 'kind': f['kind'], 'severity': f['severity'],
+           'status': f['status'], 'status_reason': f['status_reason'], 'where': f['where']}
+    if lst:
+        out['listener'] = {'protocol': lst.get('protocol'), 'address': lst.get('address'), 'port': lst.get('port')}
+    for key in _FLEET_FINDING_OPTIONAL:
+        if f.get(key):
+            out[key] = f[key]
+    if f['explanation'] != explanations.get(f.get('group')):
+        out['explanation'] = f['explanation']  # the group's explanation otherwise: said once, in groups
+    return out
+
+
+def fleet_document(fleet):
+    """fleet.json: the fleet report with slim hosts (listeners without processes, findings by group).
+
+    A finding's explanation is in its group (``groups[].explanation``) and
+    repeated on the finding only when it differs; processes, command lines and
+    remediation records, severity reasons and address families are in
+    hosts/<host>.json. Optional fields that are
+    null or empty (allowed_by, ignored_by, rule, nearest_rule, a finding's
+    listener...) are left out.
+    """
+    explanations = {g['id']: g['explanation'] for g in fleet.get('groups') or ()}
+    hosts = []
+    for rep in fleet['hosts']:
+        entry = {k: rep.get(k) for k in _FLEET_HOST_FIELDS}
+        entry['listeners'] = [_fleet_listener(lst) for lst in rep['listeners']]
+        entry['findings'] = [_fleet_finding(f, explanations) for f in rep['findings']]
+        hosts.append(entry)
+    return dict(fleet, hosts=hosts)
+
+
+def compliance_words(noncompliant_on, play_fail_on):
+    """What "non-compliant" means in this report, and how it relates to the play's own failures."""
+    noncompliant_on = [s for s in SEVERITIES if s in noncompliant_on]
+    play_fail_on = [s for s in SEVERITIES if s in play_fail_on]
+    text = ('A host is non-compliant when it has a finding at %s severity (port_policy_junit_fail_on; '
+            'the JUnit report fails the same findings). ' % (', '.join(noncompliant_on) or 'no'))
+    if not play_fail_on:
+        text += ('The play does not fail hosts on findings (port_policy_fail_on is empty), '
+                 'so a non-compliant host still shows ok in the play recap.')
+    elif play_fail_on == noncompliant_on:
+        text += 'The play fails a host on the same severities (port_policy_fail_on).'
+    else:
+        text += ('The play fails a host only at %s severity (port_policy_fail_on), so the recap and this '
+                 'report can disagree.' % ', '.join(play_fail_on))
+    return {'noncompliant_on': noncompliant_on, 'play_fail_on': play_fail_on, 'text': text}

@@ -13,7 +13,7 @@ import re
 import textwrap
 from xml.etree import ElementTree as ET
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import SEVERITIES
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import SEVERITIES, fleet_document
 
 EXPLANATION_WIDTH = 100
 JUNIT_GROUPING = ('finding', 'host')
@@ -33,40 +33,50 @@ def text_table(report):
     """
     mode = report['mode'] + (' (check mode)' if report['check_mode'] else '')
     if not report['audited']:
-        return ['%s: NOT AUDITED (%s): %s' % (report['host'], mode, '; '.join(report['errors']))]
+        return ['%s: NOT AUDITED (%s): %s' % (_oneline(report['host']), mode, _oneline('; '.join(report['errors'])))]
     summary = report['summary'] or {}
     head = '%s: %s listener(s), %d finding(s)%s, %s - mode %s' % (
-        report['host'], summary.get('listeners', '?'), len(report['findings']),
+        _oneline(report['host']), summary.get('listeners', '?'), len(report['findings']),
         ', highest %s' % summary['highest_severity'] if summary.get('highest_severity') else '',
-        'PASSED' if report['passed'] else 'FAILED', mode)
+        'compliant' if report['compliant'] else 'NON-COMPLIANT', mode)
     lines = [head]
     if not report['findings']:
         return lines + ['  no findings: every listener is allowed by the policy']
     rows = [('SEVERITY', 'KIND', 'LISTENER', 'STATUS')]
     for f in report['findings']:
-        rows.append((f['severity'], f['kind'], f['where'], f['status']))
+        rows.append((f['severity'], _oneline(f['kind']), _oneline(f['where']), f['status']))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines.append('  ' + '  '.join(c.ljust(w) for c, w in zip(rows[0], widths)).rstrip())
     for row, finding in zip(rows[1:], report['findings']):
         lines.append('  ' + '  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        lines.extend(textwrap.wrap(' '.join(str(finding['explanation']).split()), EXPLANATION_WIDTH,
+        lines.extend(textwrap.wrap(_oneline(finding['explanation']), EXPLANATION_WIDTH,
                                    initial_indent='      ', subsequent_indent='      ',
                                    break_on_hyphens=False, break_long_words=False))
     for err in report['errors']:
-        lines.append('  error: %s' % err)
+        lines.append('  error: %s' % _oneline(err))
     return lines
 
 
 def to_json(doc):
-    return json.dumps(doc, indent=2, sort_keys=True, default=str) + '\n'
+    # One line, compact separators, keys in the order the documents are built (already stable): the C
+    # encoder then does no sorting and no indenting, which matters at 1,000 hosts.
+    return json.dumps(doc, separators=(',', ':'), default=str) + '\n'
 
 
-_XML_BAD = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f]')
+def fleet_json(fleet):
+    """fleet.json: the slim fleet document (the per-host files hold the full detail)."""
+    return to_json(fleet_document(fleet))
+
+
+# Characters XML 1.0 cannot carry (process names and cmdlines can hold any byte;
+# undecodable bytes arrive as lone surrogates), shown as visible escapes.
+_XML_BAD = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]')
 
 
 def _x(text):
-    """XML 1.0 cannot carry control characters (process cmdlines can)."""
-    return _XML_BAD.sub('?', str(text))
+    """Text that is always valid XML 1.0 character data."""
+    return _XML_BAD.sub(lambda m: '\\x%02x' % ord(m.group()) if ord(m.group()) < 0x100 else '\\u%04x' % ord(m.group()),
+                        str(text))
 
 
 def _finding_text(f):
@@ -81,11 +91,29 @@ def _finding_text(f):
     return _x('\n'.join(lines))
 
 
-def junit_xml(fleet, fail_on=('critical', 'high', 'medium', 'low'), by='finding'):
-    """JUnit XML: one suite per host; a testcase per finding (or per host).
+def _drift_case(root, drift, fail):
+    """One testsuite 'drift' with a testcase that fails on new findings when the user asks for it."""
+    suite = ET.SubElement(root, 'testsuite', name='drift', tests='1', failures='0', errors='0')
+    case = ET.SubElement(suite, 'testcase', classname='drift', name='no new findings since the baseline')
+    new = [(host, text) for host, entry in sorted(drift.get('hosts', {}).items())
+           for text in entry.get('findings_new') or ()]
+    lines = [drift['text']] + ['%s: new finding %s' % item for item in new]
+    lines += ['warning: %s' % w for w in drift.get('warnings') or ()]
+    body = _x('\n'.join(lines))
+    if new and fail:
+        suite.set('failures', '1')
+        ET.SubElement(case, 'failure', type='drift', message=_x('%d new finding(s) since the baseline' % len(new))).text = body
+        return 1
+    ET.SubElement(case, 'system-out').text = body
+    return 0
+
+
+def junit_xml(fleet, fail_on=('critical', 'high', 'medium', 'low'), by='finding', drift_fails=False):
+    """JUnit XML: one suite per host; a testcase per finding (or per host), plus a drift suite.
 
     Findings at a ``fail_on`` severity are failures, the rest pass and carry
     their text in system-out; a host that could not be audited is an error.
+    The host is the classname, which is what CI tools display.
     """
     if by not in JUNIT_GROUPING:
         raise ValueError('junit_by: unknown value %r (expected finding or host)' % (by,))
@@ -125,7 +153,7 @@ def junit_xml(fleet, fail_on=('critical', 'high', 'medium', 'low'), by='finding'
                 counts['tests'] += 1
                 if f['severity'] in fail_on:
                     counts['failures'] += 1
-                    fail = ET.SubElement(case, 'failure', type=f['kind'],
+                    fail = ET.SubElement(case, 'failure', type=_x(f['kind']),
                                          message=_x('%s: %s' % (f['severity'], _cut(f['explanation'], 200))))
                     fail.text = _finding_text(f)
                 else:
@@ -133,49 +161,176 @@ def junit_xml(fleet, fail_on=('critical', 'high', 'medium', 'low'), by='finding'
         for key, val in counts.items():
             suite.set(key, str(val))
             totals[key] += val
+    if fleet.get('drift'):
+        totals['tests'] += 1
+        totals['failures'] += _drift_case(root, fleet['drift'], drift_fails)
     for key, val in totals.items():
         root.set(key, str(val))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding='unicode') + '\n'
 
 
-def _md(text):
-    return str(text).replace('|', '\\|').replace('\n', ' ')
+# Markdown renderers differ, so hostile text is made inert for all of them:
+# HTML metacharacters become entities, Markdown punctuation that could open a
+# link, emphasis, code span, strike-through or table cell is backslash-escaped, and control or
+# bidi-override characters are shown as visible escapes.
+_MD_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff'
+                         '\ud800-\udfff]')
+_MD_PUNCT = re.compile(r'([\\`*_\[\]|~])')
+
+
+def md_escape(text):
+    text = str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    text = _MD_PUNCT.sub(r'\\\1', text)
+    return _MD_CONTROL.sub(lambda m: '\\u%04x' % ord(m.group()), text)
+
+
+def _md_list(items, limit=20):
+    items = list(items)
+    text = ', '.join(md_escape(i) for i in items[:limit])
+    return text + (' and %d more' % (len(items) - limit) if len(items) > limit else '')
+
+
+def _host_result(rep):
+    if not rep['audited']:
+        return 'not audited'
+    return 'compliant' if rep['compliant'] else 'NON-COMPLIANT'
+
+
+def provenance_lines(fleet):
+    prov = fleet.get('provenance') or {}
+    kb = prov.get('kb') or {}
+    out = ['- Collection: hostsec.ports %s' % md_escape(prov.get('collection_version') or 'unknown'),
+           '- Knowledge base: %s' % md_escape(kb.get('text') or 'unknown')]
+    if prov.get('query'):
+        out.append('- Query: %s' % md_escape(prov['query']))
+    return out
+
+
+def policy_lines(fleet):
+    """Each distinct effective policy once, every rule with its origin, and the hosts under it."""
+    by_policy = {}
+    for rep in fleet['hosts']:
+        by_policy.setdefault(rep.get('policy_id'), []).append(rep['host'])
+    out = []
+    for pid, policy in sorted((fleet.get('policies') or {}).items()):
+        out += ['', '### Policy %s (%d host(s): %s)' % (pid, len(by_policy.get(pid, ())), _md_list(by_policy.get(pid, ()), 10)), '']
+        for lst in ('allow', 'deny', 'require'):
+            for rule in policy.get(lst) or ():
+                expires = ', expires %s' % rule['expires'] if rule.get('expires') else ''
+                out.append('- %s[%s] %s (from %s%s)' % (lst, rule.get('index'), md_escape(rule.get('text')),
+                                                        md_escape(rule.get('origin')), expires))
+        origins = policy.get('settings_origin') or {}
+        settings = ', '.join('%s: %s (%s)' % (md_escape(k), md_escape(v), md_escape(origins.get(k, '?')))
+                             for k, v in sorted((policy.get('settings') or {}).items()))
+        if settings:
+            out.append('- settings: %s' % settings)
+    return out
+
+
+def drift_lines(drift):
+    if not drift:
+        return []
+    out = ['', '## Changes since the last run', '', md_escape(drift['text']), '']
+    for warning in drift.get('warnings') or ():
+        out.append('- warning: %s' % md_escape(warning))
+    labels = (('listeners_new', 'new listener'), ('listeners_gone', 'gone listener'),
+              ('listeners_changed', 'changed listener'), ('findings_new', 'new finding'),
+              ('findings_gone', 'gone finding'), ('findings_changed', 'changed finding'))
+    for host, entry in sorted(drift.get('hosts', {}).items()):
+        state = entry['state'] + (' (%s -> %s)' % (entry['was'], entry['result'])
+                                  if entry.get('was') and entry.get('result') and entry['was'] != entry['result'] else '')
+        out.append('- %s: %s' % (md_escape(host), state))
+        for key, label in labels:
+            for text in entry.get(key) or ():
+                out.append('  - %s: %s' % (label, md_escape(text)))
+    return out
 
 
 def markdown(fleet):
-    """A fleet report people read: totals, one row per host, then each host's findings."""
+    """A fleet report people read: totals, provenance, drift, grouped findings, one line per host."""
     t = fleet['totals']
     out = ['# Listening-port report', '']
     if fleet.get('generated'):
-        out += ['Generated %s by hostsec.ports.' % fleet['generated'], '']
-    out += ['%d host(s): %d passed, %d failed (%d not audited); %d finding(s).' % (
-        t['hosts'], t['hosts_passed'], t['hosts_failed'], t['hosts_not_audited'], t['findings']), '']
-    out += ['| host | mode | result | listeners | findings | ' + ' | '.join(SEVERITIES) + ' |',
-            '|---|---|---|---:|---:|' + '---:|' * len(SEVERITIES)]
+        out += ['Generated %s by hostsec.ports.' % md_escape(fleet['generated']), '']
+    out += ['%d host(s): %d compliant, %d non-compliant, %d not audited; %d finding(s) on %d listener(s), '
+            '%d listener(s) ignored by settings.' % (
+                t['hosts'], t['hosts_compliant'], t['hosts_noncompliant'], t['hosts_not_audited'], t['findings'],
+                t['listeners'], t['ignored_listeners']), '']
+    if fleet.get('compliance'):
+        out += [md_escape(fleet['compliance']['text']), '']
+    out += provenance_lines(fleet)
+    out += drift_lines(fleet.get('drift'))
+    out += ['', '## Findings across hosts', '']
+    if not fleet.get('groups'):
+        out.append('No findings on any host.')
+    else:
+        out += ['| finding | severity | hosts | status | hosts affected |', '|---|---|---:|---|---|']
+        for grp in fleet['groups']:
+            out.append('| %s | %s | %d | %s | %s |' % (
+                md_escape(grp['title']), grp['severity'], grp['host_count'],
+                md_escape(', '.join('%s: %d' % kv for kv in sorted(grp['by_status'].items()))),
+                _md_list(grp['hosts'])))
+        out += ['', '### What the findings mean', '']
+        for grp in fleet['groups']:
+            out.append('- **%s** (%s, %d host(s)): %s' % (
+                md_escape(grp['title']), grp['severity'], grp['host_count'], md_escape(grp['explanation'])))
+    out += ['', '## Hosts', '', 'Per-host detail (every listener, its owner, the rule that allowed it or the finding) '
+            'is in hosts/<host>.json and in fleet.html.', '']
+    out += ['| host | groups | mode | result | listeners | ignored | findings | ' + ' | '.join(SEVERITIES) + ' |',
+            '|---|---|---|---|---:|---:|---:|' + '---:|' * len(SEVERITIES)]
     for rep in fleet['hosts']:
         sev = {s: 0 for s in SEVERITIES}
         for f in rep['findings']:
-            sev[f['severity']] += 1
-        result = 'not audited' if not rep['audited'] else ('passed' if rep['passed'] else 'FAILED')
-        out.append('| %s | %s | %s | %s | %d | %s |' % (
-            _md(rep['host']), rep['mode'] + (' (check)' if rep['check_mode'] else ''), result,
-            (rep['summary'] or {}).get('listeners', '-'), len(rep['findings']),
+            sev[f['severity']] = sev.get(f['severity'], 0) + 1
+        out.append('| %s | %s | %s | %s | %s | %d | %d | %s |' % (
+            md_escape(rep['host']), _md_list(rep.get('groups') or (), 5),
+            rep['mode'] + (' (check)' if rep['check_mode'] else ''), _host_result(rep),
+            len(rep['listeners']) if rep['audited'] else '-', len(rep['ignored_listeners']), len(rep['findings']),
             ' | '.join(str(sev[s]) for s in SEVERITIES)))
-    for rep in fleet['hosts']:
-        out += ['', '## %s' % _md(rep['host']), '']
-        for err in rep['errors']:
-            out.append('- error: %s' % _md(err))
-        if not rep['audited']:
-            continue
-        if not rep['findings']:
-            out.append('No findings: every listener is allowed by the policy.')
-            continue
-        out += ['| severity | kind | listener | status | explanation |', '|---|---|---|---|---|']
-        for f in rep['findings']:
-            out.append('| %s | %s | `%s` | %s | %s |' % (
-                f['severity'], f['kind'], _md(f['where']), _md(f['status']), _md(f['explanation'])))
-        if rep['protected']:
-            out += ['', 'Protected (never blocked or stopped): ' + ', '.join(
-                '%s (%s)' % (_md(p.get('spec')), _md(p.get('reason'))) for p in rep['protected'])]
+    errors = [(rep['host'], err) for rep in fleet['hosts'] for err in rep['errors']]
+    if errors:
+        out += ['', '### Errors', '']
+        out += ['- %s: %s' % (md_escape(h), md_escape(e)) for h, e in errors]
+    ignored = [(rep['host'], i) for rep in fleet['hosts'] for i in rep['ignored_listeners']]
+    if ignored:
+        out += ['', '### Ignored listeners (not judged)', '']
+        out += ['- %s: %s, owner %s, ignored by %s' % (md_escape(h), md_escape(i['listener']), md_escape(i['owner']),
+                                                       md_escape(i['ignored_by'])) for h, i in ignored]
+    protected = sorted({(p.get('spec'), p.get('reason')) for rep in fleet['hosts'] for p in rep['protected']},
+                       key=str)
+    if protected:
+        out += ['', 'Protected (never blocked or stopped): ' + ', '.join(
+            '%s (%s)' % (md_escape(s), md_escape(r)) for s, r in protected)]
+    if fleet.get('policies'):
+        out += ['', '## Effective policies'] + policy_lines(fleet)
     return '\n'.join(out) + '\n'
+
+
+def fleet_summary(fleet, top=15):
+    """Short end-of-play lines for hundreds of hosts: one line per host, then the grouped findings."""
+    t = fleet['totals']
+    lines = ['%d host(s): %d compliant, %d non-compliant, %d not audited; %d finding(s)' % (
+        t['hosts'], t['hosts_compliant'], t['hosts_noncompliant'], t['hosts_not_audited'], t['findings'])]
+    width = min(40, max([len(r['host']) for r in fleet['hosts']] + [4]))
+    for rep in fleet['hosts']:
+        sev = {}
+        for f in rep['findings']:
+            sev[f['severity']] = sev.get(f['severity'], 0) + 1
+        counts = ' '.join('%s:%d' % (s, sev[s]) for s in SEVERITIES if sev.get(s))
+        detail = '; '.join(rep['errors']) if not rep['audited'] else (counts or 'no findings')
+        lines.append('  %s  %-13s %s' % (_oneline(rep['host']).ljust(width), _host_result(rep), _oneline(detail)))
+    if fleet.get('groups'):
+        lines.append('Findings across hosts (most hosts first):')
+        for grp in fleet['groups'][:top]:
+            lines.append('  %-8s %s on %d host(s)' % (grp['severity'], _oneline(grp['title']), grp['host_count']))
+        if len(fleet['groups']) > top:
+            lines.append('  ... and %d more finding group(s): see the fleet report' % (len(fleet['groups']) - top))
+    if fleet.get('drift'):
+        lines.append('Drift: %s' % _oneline(fleet['drift']['text']))
+    return lines
+
+
+def _oneline(text):
+    """Play output is a terminal: no control characters from hosts."""
+    return _MD_CONTROL.sub(lambda m: '\\u%04x' % ord(m.group()), ' '.join(str(text).split()))

@@ -108,7 +108,12 @@ def test_listeners_passed_in_and_fail_on(tmp_path):
     kinds = sorted((f['kind'], (f['listener'] or {}).get('port')) for f in audit['findings'])
     assert kinds == [('denied', 23), ('missing', None), ('wrong_exposure', 8080)]
     denied = next(f for f in audit['findings'] if f['kind'] == 'denied')
-    assert denied['remediation']['unit'] == 'telnet.socket'
+    # Report mode plans what enforce would do; a block names no unit.
+    assert denied['remediation']['unit'] is None and denied['remediation']['status'] == 'block'
+    exposed = next(f for f in audit['findings'] if f['kind'] == 'wrong_exposure')
+    assert audit['plan']['mode'] == 'report'
+    assert audit['plan']['block'] == [{'port': 23, 'protocol': 'tcp', 'finding_ids': [denied['id']]},
+                                      {'port': 8080, 'protocol': 'tcp', 'finding_ids': [exposed['id']]}]
     assert denied['rule']['origin'] == 'task'
     # The real knowledge base explains the port.
     assert denied['explanation'].startswith('23/tcp')
@@ -157,10 +162,14 @@ def test_default_policy_and_auto_protect(tmp_path):
     assert audit['effective_policy']['source'] == 'default'
     found = {f['listener']['port']: f for f in audit['findings']}
     assert set(found) == {23, 8080}
-    assert found[8080]['protected'] and found[8080]['remediation']['action'] == 'none'
+    assert found[8080]['protected'] and found[8080]['remediation']['status'] == 'protected'
     assert found[23]['protected']
     assert 'SSH_CONNECTION' in found[23]['remediation']['reason']
-    assert {p['spec'] for p in audit['protected']} == {'8080/tcp', '23/tcp'}
+    # Protected specs are data: port range, protocol and reason.
+    assert audit['protected'] == [
+        {'port': 8080, 'end': 8080, 'protocol': 'tcp', 'reason': 'listed in protect'},
+        {'port': 23, 'end': 23, 'protocol': 'tcp', 'reason': 'management path: server port of the current SSH_CONNECTION'}]
+    assert audit['plan']['block'] == [] and audit['plan']['protected'] == audit['protected']
 
 
 BAD = [
@@ -174,6 +183,10 @@ BAD = [
     ('protect: [ssh]', "port_audit: protect[0]: 'ssh' is not a port spec"),
     ('fail_on: [urgent]', 'value of fail_on must be one or more of'),
     ('ephemeral_range: [10, 5]', 'ephemeral_range: [10, 5] is outside 0-65535 or reversed'),
+    ('protect: ["22", "70000"]', 'port_audit: protect[1]'),
+    ('mode: enforced', 'value of mode must be one of: report, enforce'),
+    ('kb_errors: ignore', 'value of kb_errors must be one of: fail, tolerate'),
+    ('ssh_connection: "192.0.2.1 5000 192.0.2.2 ssh"', "SSH_CONNECTION: 'ssh' is not a port number"),
 ]
 
 
@@ -242,3 +255,35 @@ def test_real_gathering_in_and_out_of_check_mode(tmp_path, check):
     assert audit['summary']['platform'] == 'linux'
     assert audit['summary']['listeners'] == len(audit['listeners'])
     assert [f for f in audit['findings'] if f['kind'] != 'wrong_owner'] == []
+
+
+def test_misspelt_role_variable_fails_before_the_host_is_touched(tmp_path):
+    inv = tmp_path / 'hosts.ini'
+    inv.write_text('target ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh ansible_user=nobody '
+                   'port_policy_alow=\'["8080/tcp"]\' port_policy_allow__web=\'["443/tcp"]\'\n')
+    rc, data, out = playbook(tmp_path, '''
+        - name: bad
+          hostsec.ports.port_audit:
+            listeners: []
+            known_vars: [port_policy_allow, port_policy_mode]
+          ignore_errors: true
+          ignore_unreachable: true
+    ''', inventory=str(inv))
+    res = results(data)['bad']
+    assert res.get('unreachable') is not True and res['failed'] is True
+    assert 'variable port_policy_alow is not an option of the role (did you mean port_policy_allow?)' in res['msg']
+    assert 'port_policy_allow__web' not in res['msg']
+
+
+def test_unreadable_knowledge_base_fails_closed(monkeypatch):
+    """Injected: the KB cannot load. The audit fails, unless the user tolerates it, and says so."""
+    from ansible_collections.hostsec.ports.plugins.action import port_audit
+    from ansible_collections.hostsec.ports.plugins.plugin_utils import _kb
+
+    def broken():
+        raise OSError('curated.json: permission denied')
+    monkeypatch.setattr(_kb, 'get_kb', broken)
+    with pytest.raises(port_audit.AuditError, match='could not be loaded .*permission denied.*fails closed'):
+        port_audit._load_kb('fail')
+    kb, warning = port_audit._load_kb('tolerate')
+    assert kb is None and 'highest severity their rule allows' in warning

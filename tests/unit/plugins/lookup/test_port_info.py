@@ -60,6 +60,8 @@ def test_small_range_and_cap(lookup):
     ('70000', 'outside 0-65535'),
     ('30-20/tcp', 'reversed'),
     ('22/icmp', "unknown protocol 'icmp'"),
+    ('/tcp', r"name: '/tcp' is not a port spec"),
+    ('kubernets', r"closest: kubernetes, .*kubernetes-control-plane"),
 ])
 def test_errors_are_lookup_errors(lookup, term, message):
     with pytest.raises(AnsibleLookupError, match=message):
@@ -69,3 +71,18 @@ def test_errors_are_lookup_errors(lookup, term, message):
 def test_bad_ephemeral_range(lookup):
     with pytest.raises(AnsibleLookupError, match='ephemeral_range'):
         lookup.run(['22/tcp'], variables={}, ephemeral_range='soon')
+
+
+def test_profile_names_win_over_iana(lookup):
+    # IANA's docker is the plaintext 2375/tcp; the docker profile is the TLS API
+    assert [(r['port'], r['protocol']) for r in lookup.run(['docker'], variables={})] == [(2376, 'tcp')]
+    assert [(r['port'], r['protocol']) for r in lookup.run(['ssh'], variables={})] == [(22, 'tcp')]
+    assert {r['port'] for r in lookup.run(['nomad'], variables={})} == {4646, 4647, 4648}
+
+
+def test_plaintext_is_per_port(lookup):
+    [plain] = lookup.run(['1883/tcp'], variables={})
+    [tls] = lookup.run(['8883/tcp'], variables={})
+    use = [u for u in plain['uses'] if u['id'] == 'mqtt-broker'][0]
+    assert use['plaintext'] is True and use['plaintext_ports'] == ['1883/tcp']
+    assert [u for u in tls['uses'] if u['id'] == 'mqtt-broker'][0]['plaintext'] is False

@@ -30,11 +30,16 @@ def test_check_mode_lists_and_changes_nothing(tmp_path):
         sock.bind(('::1', 0))
         port = sock.getsockname()[1]
         result, rc = run_module(tmp_path, {'protocols': ['udp'], 'families': ['ipv6'], '_ansible_check_mode': True})
+        with_facts = run_module(tmp_path, {'protocols': ['udp'], 'facts': True})[0]
     assert rc == 0 and result['changed'] is False
     mine = [lst for lst in result['listeners'] if lst['port'] == port]
-    assert mine and mine[0]['exposure'] == 'loopback' and mine[0]['processes'][0]['pid'] == os.getpid()
+    # Compact: owners by pid, each process once in the table.
+    assert mine and mine[0]['exposure'] == 'loopback' and mine[0]['pids'] == [os.getpid()]
+    assert result['processes'][str(os.getpid())]['pid'] == os.getpid()
     assert {lst['protocol'] for lst in result['listeners']} == {'udp'}
-    assert result['ansible_facts']['tcp_listen'] == []
+    assert 'ansible_facts' not in result  # only with facts: true
+    assert with_facts['ansible_facts']['tcp_listen'] == []
+    assert any(r['port'] == port for r in with_facts['ansible_facts']['udp_listen'])
     assert 'warnings' not in result or isinstance(result['warnings'], list)
 
 

@@ -19,7 +19,7 @@ import os
 
 import pytest
 
-from ansible_collections.hostsec.ports.plugins.module_utils._firewall import nftables
+from ansible_collections.hostsec.ports.plugins.module_utils._firewall import core, nftables
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 
@@ -82,7 +82,7 @@ def test_render_without_loopback_exemption():
 
 
 def test_normalize_sorts_and_dedups():
-    ports = nftables.normalize_ports([{'port': '8081'}, {'port': 53, 'protocol': 'UDP'}, {'port': 8081, 'protocol': 'tcp'}])
+    ports = core.normalize_ports([{'port': '8081'}, {'port': 53, 'protocol': 'UDP'}, {'port': 8081, 'protocol': 'tcp'}])
     assert ports == ((53, 'udp'), (8081, 'tcp'))
 
 
@@ -95,8 +95,8 @@ def test_normalize_sorts_and_dedups():
     ([{'port': True}], 'ports[0].port: True is not a port number'),
 ])
 def test_bad_ports_name_field_and_value(items, message):
-    with pytest.raises(nftables.NftError, match=None) as err:
-        nftables.normalize_ports(items)
+    with pytest.raises(core.FirewallError, match=None) as err:
+        core.normalize_ports(items)
     assert message in str(err.value)
 
 
@@ -110,16 +110,15 @@ def test_unit_orders_after_nftables_service():
     assert 'ExecReload=/usr/sbin/nft -f /etc/hostsec-ports/nftables.nft' in unit
 
 
-class FakeHost(object):
+class FakeNft:
     """A recorded nft: answers ``list table`` from a fixture and records loads.
 
-    Only the host boundary is replaced; everything converge() decides is real.
+    Only the program boundary is replaced; everything core.run() decides is real.
     """
 
     def __init__(self, listing):
         self.listing = listing
         self.loaded = []
-        self.nft = '/usr/sbin/nft'
 
     def run(self, args, data):
         if args[1:3] == ['-j', 'list']:
@@ -132,15 +131,14 @@ class FakeHost(object):
         return 0, '', ''
 
 
-def converge(host, ports, tmp_path, **kw):
-    nft = nftables.Nft(host.run, host.nft)
-    systemd = nftables.Systemd(host.run, 'systemctl', booted=False)
-    return nftables.converge(nft, systemd, ports, persist_path=str(tmp_path / 'p.nft'),
-                             unit_path=str(tmp_path / 'u.service'), **kw)
+def converge(nft, ports, tmp_path, state='present', check_mode=False):
+    host = core.Host(nft.run, lambda name: '/usr/sbin/' + name, booted=False)
+    backend = nftables.Backend(host, persist_path=str(tmp_path / 'p.nft'), unit_path=str(tmp_path / 'u.service'))
+    return core.run(backend, ports, state=state, check_mode=check_mode)
 
 
 def test_converge_from_absent_loads_whole_table(tmp_path):
-    host = FakeHost(None)
+    host = FakeNft(None)
     res = converge(host, [{'port': 8081, 'protocol': 'tcp'}], tmp_path)
     assert res['changed'] and res['added'] == [{'port': 8081, 'protocol': 'tcp'}]
     (args, script), = host.loaded
@@ -148,27 +146,42 @@ def test_converge_from_absent_loads_whole_table(tmp_path):
     assert script.startswith('table inet hostsec_ports\ndelete table inet hostsec_ports\ntable inet hostsec_ports {')
     assert (tmp_path / 'p.nft').read_text().endswith(script)
     assert res['warnings'] == ['systemd is not running: %s was written but not enabled' % (tmp_path / 'u.service')]
+    # The rollback of this run deletes the table and the boot files again.
+    assert 'delete table inet hostsec_ports\nHOSTSEC_PORTS_EOF' in res['restore_script']
+    assert 'rm -f %s' % (tmp_path / 'p.nft') in res['restore_script']
 
 
 def test_converge_check_mode_validates_only(tmp_path):
-    host = FakeHost(fixture('nft_owned_table.json'))
+    host = FakeNft(fixture('nft_owned_table.json'))
     res = converge(host, [{'port': 22, 'protocol': 'tcp'}], tmp_path, check_mode=True)
     assert res['changed'] and res['removed'] == [{'port': 53, 'protocol': 'udp'}, {'port': 8081, 'protocol': 'tcp'}]
     assert [a for a, dummy in host.loaded] == [['/usr/sbin/nft', '-c', '-f', '-']]
     assert not (tmp_path / 'p.nft').exists()
+    assert '-\t\telements = { 22, 8081 }' not in res['diff']['after']
 
 
 def test_converge_same_ports_changes_nothing(tmp_path):
-    host = FakeHost(fixture('nft_owned_table.json'))
+    host = FakeNft(fixture('nft_owned_table.json'))
     want = [{'port': 53, 'protocol': 'udp'}, {'port': 22, 'protocol': 'tcp'}, {'port': 8081, 'protocol': 'tcp'}]
     converge(host, want, tmp_path)  # writes the persistence files
     host.loaded = []
     res = converge(host, want, tmp_path)
-    assert not res['changed'] and host.loaded == []
+    assert not res['changed'] and host.loaded == [] and res['operations'] == []
+
+
+def test_converge_repairs_a_deleted_boot_file(tmp_path):
+    host = FakeNft(fixture('nft_owned_table.json'))
+    want = [{'port': 53, 'protocol': 'udp'}, {'port': 22, 'protocol': 'tcp'}, {'port': 8081, 'protocol': 'tcp'}]
+    converge(host, want, tmp_path)
+    (tmp_path / 'p.nft').unlink()
+    res = converge(host, want, tmp_path)
+    assert res['persist_changed'] and not res['rules_changed']
+    assert res['operations'] == ['write %s' % (tmp_path / 'p.nft')]
+    assert '# boot file %s: absent' % (tmp_path / 'p.nft') in res['diff']['before']
 
 
 def test_converge_rewrites_old_shape_with_same_ports(tmp_path):
-    host = FakeHost(fixture('nft_old_shape_table.json'))
+    host = FakeNft(fixture('nft_old_shape_table.json'))
     want = [{'port': 53, 'protocol': 'udp'}, {'port': 22, 'protocol': 'tcp'}, {'port': 8081, 'protocol': 'tcp'}]
     res = converge(host, want, tmp_path)
     assert res['rules_changed'] and res['added'] == [] and res['removed'] == []
@@ -177,6 +190,14 @@ def test_converge_rewrites_old_shape_with_same_ports(tmp_path):
 
 
 def test_converge_absent_on_absent_is_a_no_op(tmp_path):
-    host = FakeHost(None)
+    host = FakeNft(None)
     res = converge(host, [], tmp_path, state='absent')
     assert not res['changed'] and host.loaded == []
+
+
+def test_protected_port_is_refused_before_nft_runs(tmp_path):
+    host = FakeNft(None)
+    with pytest.raises(core.FirewallError, match=r'22/tcp \(protected 22/tcp\+udp: SSH_CONNECTION\)'):
+        core.run(nftables.Backend(core.Host(host.run, lambda n: '/usr/sbin/' + n, booted=False)),
+                 [{'port': 22}], [{'port': 22, 'end': None, 'protocol': None, 'reason': 'SSH_CONNECTION'}])
+    assert host.loaded == []

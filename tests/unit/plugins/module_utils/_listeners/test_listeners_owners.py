@@ -28,12 +28,12 @@ STAT = (b'4242 (my (evil)\n name) S 1 4242 4242 0 -1 4194560 1020 0 0 0 12 3 0 0
 ])
 def test_parse_unit(name, unit):
     with open(os.path.join(FIXTURES, name), 'rb') as handle:
-        assert owners.parse_unit(handle.read()) == unit
+        assert owners.cgroup_units(handle.read())[0] == unit
 
 
 def test_parse_unit_init_scope_and_empty():
-    assert owners.parse_unit('0::/init.scope\n') == 'init.scope'
-    assert owners.parse_unit('') is None
+    assert owners.cgroup_units('0::/init.scope\n')[0] == 'init.scope'
+    assert owners.cgroup_units('')[0] is None
 
 
 @pytest.mark.parametrize('cgroup, unit, services', [
@@ -56,7 +56,7 @@ def test_parse_unit_init_scope_and_empty():
 ])
 def test_cgroup_units_first_unit_wins(cgroup, unit, services):
     assert owners.cgroup_units(cgroup) == (unit, services)
-    assert owners.parse_unit(cgroup) == unit
+    assert owners.cgroup_units(cgroup)[0] == unit
 
 
 def test_user_unit_form_is_no_system_unit_name():
@@ -72,12 +72,6 @@ def test_parse_stat_hostile_comm():
     comm, ticks, state = owners.parse_stat(STAT)
     assert comm == b'my (evil)\n name'
     assert ticks == 123456 and state == 'S'
-
-
-def test_parse_status_uid_effective():
-    status = b'Name:\tx\nUmask:\t0022\nState:\tS\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n'
-    assert owners.parse_status_uid(status) == 0
-    assert owners.parse_status_uid(b'Name:\tx\n') is None
 
 
 def test_text_is_json_safe():
@@ -128,13 +122,51 @@ def test_socket_owners_on_tree(tmp_path, monkeypatch, threaded_above):
     # Both the single pass and the two-thread pass (used above THREADED_ABOVE processes).
     monkeypatch.setattr(owners, 'THREADED_ABOVE', threaded_above)
     _tree(tmp_path)
-    found, denied = owners.socket_owners([111, 222, 333, 0], proc=str(tmp_path))
+    found, scan = owners.socket_owners([111, 222, 333, 0], proc=str(tmp_path))
     assert found == {111: [10, 11], 222: [10]}
-    assert denied == 0
+    assert (scan.unreadable, scan.ptrace_denied, scan.skipped, scan.second_pass) == (0, 0, 0, False)
+
+
+def _with_netns(tmp_path, netns_of):
+    _tree(tmp_path)
+    for pid, inode in netns_of.items():
+        (tmp_path / str(pid) / 'ns').mkdir()
+        os.symlink('net:[%d]' % inode, str(tmp_path / str(pid) / 'ns' / 'net'))
+
+
+@pytest.mark.parametrize('threaded_above', [400, 0])
+def test_socket_owners_skips_other_netns_then_falls_back(tmp_path, monkeypatch, threaded_above):
+    monkeypatch.setattr(owners, 'THREADED_ABOVE', threaded_above)
+    _with_netns(tmp_path, {10: 1, 11: 1, 12: 2})
+    # Everything wanted is held in namespace 1: process 12 (namespace 2) is never read.
+    found, scan = owners.socket_owners([111, 222], proc=str(tmp_path), netns={1})
+    assert found == {111: [10, 11], 222: [10]}
+    assert scan.skipped == 1 and scan.second_pass is False and scan.netns_of == {10: 1, 11: 1, 12: 2}
+    # 333 is held by no one in namespace 1: the skipped process is scanned too, and holds nothing.
+    found, scan = owners.socket_owners([111, 333], proc=str(tmp_path), netns={1})
+    assert found == {111: [10, 11]} and scan.second_pass is True
+
+
+def test_socket_owners_fallback_finds_socket_held_across_namespaces(tmp_path):
+    # Process 11 sits in namespace 2 but holds 999, a socket of namespace 1 (passed over a unix socket).
+    _with_netns(tmp_path, {10: 1, 11: 2, 12: 2})
+    found, scan = owners.socket_owners([111, 999], proc=str(tmp_path), netns={1})
+    assert found == {111: [10, 11], 999: [11, 12]} and scan.second_pass is True
 
 
 def test_socket_owners_nothing_wanted(tmp_path):
-    assert owners.socket_owners([], proc=str(tmp_path)) == ({}, 0)
+    found, scan = owners.socket_owners([], proc=str(tmp_path))
+    assert found == {} and scan.unreadable == 0
+
+
+def test_full_name_keeps_a_space_after_the_cut(tmp_path):
+    # '/x/averylongprogram name2' exists (a symlink to another binary, so exe does not help).
+    path = tmp_path / 'averylongprogram name2'
+    path.write_bytes(b'')
+    argv0 = os.fsencode(str(path))
+    assert owners.full_name(b'averylongprogra', b'/usr/bin/python3.11', [argv0]) == b'averylongprogram name2'
+    # A title written over argv[0] names no file: only its first word counts.
+    assert owners.full_name(b'averylongprogra', None, [b'averylongprogram: worker 3']) == b'averylongprogram:'
 
 
 def test_process_info_from_tree(tmp_path):

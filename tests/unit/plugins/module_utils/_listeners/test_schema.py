@@ -124,3 +124,64 @@ def test_compat_facts_rows():
     ]
     unowned = {'address': '0.0.0.0', 'name': '', 'pid': 0, 'port': 53, 'protocol': 'udp', 'stime': '', 'user': ''}
     assert facts['udp_listen'] == [unowned]
+
+
+def test_mapped_ipv4_wildcard_is_not_dual_stack():
+    # '::ffff:0.0.0.0' accepts IPv4 on every address and no IPv6 at all.
+    lst = schema.make_listener('tcp', 'ipv6', '::ffff:0.0.0.0', 80, v6only=False)
+    assert lst['exposure'] == 'wildcard' and lst['dual_stack'] is False
+    assert schema.make_listener('tcp', 'ipv6', '::', 80, v6only=False)['dual_stack'] is True
+
+
+def _full_listeners():
+    web = schema.make_process(10, 'nginx', unit='nginx.service')
+    worker = schema.make_process(11, 'nginx', unit='nginx.service')
+    init = schema.make_process(1, 'systemd', unit='init.scope')
+    held = dict(init, unit='echo.socket', services=['echo.socket'])
+    return [
+        schema.make_listener('tcp', 'ipv4', '0.0.0.0', 80, [web, worker], inode=5, uid=0, netns=7),
+        schema.make_listener('tcp', 'ipv6', '::', 80, [web], v6only=True, inode=6, uid=0, netns=7),
+        schema.make_listener('udp', 'ipv4', '127.0.0.1', 53, [], inode=8, uid=0, netns=7),
+        schema.make_listener('tcp', 'ipv4', '0.0.0.0', 7777, [held], inode=9, uid=0, netns=7),
+        schema.make_listener('tcp', 'ipv4', '0.0.0.0', 22, [init], inode=10, uid=0, netns=7),
+    ]
+
+
+def test_compact_writes_each_process_once_and_expand_restores_records():
+    full = _full_listeners()
+    result = schema.compact(full)
+    assert sorted(result['processes']) == ['1', '10', '11']
+    assert [lst['pids'] for lst in result['listeners']] == [[10, 11], [10], [], [1], [1]]
+    assert all('processes' not in lst and 'state' not in lst for lst in result['listeners'])
+    # PID 1 holding a socket-activated listener: the table keeps the first version seen and the
+    # listener holding the other says what differs for it.
+    assert result['processes']['1']['unit'] == 'echo.socket'
+    assert result['listeners'][4]['process_overrides'] == {'1': {'unit': 'init.scope', 'services': ['init.scope']}}
+    assert 'process_overrides' not in result['listeners'][3]
+    assert schema.expand(result) == full
+    assert [list(lst) for lst in schema.expand(result)] == [list(lst) for lst in full]  # field order too
+
+
+def test_expand_survives_json_and_passes_full_records_through():
+    import json
+    full = _full_listeners()
+    assert schema.expand(json.loads(json.dumps(schema.compact(full)))) == full
+    assert schema.expand({'listeners': full}) == full
+
+
+def test_expand_names_a_missing_pid():
+    result = schema.compact(_full_listeners())
+    del result['processes']['11']
+    with pytest.raises(schema.SchemaError, match=r"listeners\[0\]\.pids: pid 11 is not in the processes table"):
+        schema.expand(result)
+
+
+def test_container_field_is_optional_and_checked():
+    lst = _full_listeners()[0]
+    schema.validate_listener(lst)
+    schema.validate_listener(dict(lst, container=None))
+    schema.validate_listener(dict(lst, container=schema.make_container('podman', id='ab', name='web')))
+    with pytest.raises(schema.SchemaError, match='container: invalid value'):
+        schema.validate_listener(dict(lst, container={'runtime': 'lxc'}))
+    with pytest.raises(schema.SchemaError, match="container.runtime: unknown value 'lxc'"):
+        schema.make_container('lxc')

@@ -69,8 +69,10 @@ def test_fixture_fits_raw_schema(name):
 @pytest.mark.parametrize('name', sorted(p.name for p in FIXTURES.glob('*.json')))
 def test_result_has_the_linux_gatherer_keys_and_valid_listeners(name):
     result = windows.normalize(raw_of(name))
+    # the Linux gatherer's keys, plus two Windows-only flags
     assert set(result) == {'listeners', 'collector', 'attribution_complete', 'privileged', 'unattributed',
-                           'netns', 'ephemeral_range', 'platform', 'warnings', 'ansible_facts'}
+                           'netns', 'ephemeral_range', 'platform', 'warnings', 'ansible_facts',
+                           'service_attribution_complete', 'domain_controller'}
     assert result['platform'] == 'windows'
     assert result['netns'] is None
     for i, lst in enumerate(result['listeners']):
@@ -96,11 +98,13 @@ def test_ipv4_and_ipv6_wildcards_are_separate_listeners(elevated):
     assert v6['v6only'] is None
 
 
-def test_lone_ipv6_wildcard_is_named_in_a_warning(elevated):
+def test_lone_ipv6_wildcard_is_dual_stack_unknown_and_named_in_a_warning(elevated):
     lone = by(elevated, 'tcp', '::', 5000)
-    assert lone['dual_stack'] is False and lone['v6only'] is None
+    # never a guessed False: dotnet/Node/Java bind one dual-mode :: socket
+    assert lone['dual_stack'] is None and lone['v6only'] is None
+    schema.validate_listener(lone)
     [warning] = [w for w in elevated['warnings'] if 'IPV6_V6ONLY' in w]
-    assert 'tcp/5000' in warning
+    assert 'tcp/5000' in warning and 'assume IPv4 exposure' in warning
     # ports with a 0.0.0.0 row are not suspects
     assert 'tcp/135' not in warning and 'udp/500' not in warning
 
@@ -135,10 +139,14 @@ def test_shared_svchost_lists_every_hosted_service(elevated):
 def test_system_pid_4(elevated):
     smb = by(elevated, 'tcp', '0.0.0.0', 445)
     [proc] = smb['processes']
+    assert smb['owner_service'] is None
     assert proc == {'pid': 4, 'name': 'System', 'exe': None, 'cmdline': None, 'user': 'NT AUTHORITY\\SYSTEM',
                     'uid': None, 'start_time': '2024-05-06T07:58:11+02:00', 'unit': None, 'services': []}
-    # WinRM over HTTP is served by http.sys inside System
-    assert by(elevated, 'tcp', '0.0.0.0', 5985)['processes'][0]['pid'] == 4
+    # WinRM over HTTP is served by http.sys inside System; the request queue names the svchost behind it
+    winrm = by(elevated, 'tcp', '0.0.0.0', 5985)
+    assert [p['pid'] for p in winrm['processes']] == [4, 3608]
+    assert winrm['services'] == ['WinRM']
+    assert [p['pid'] for p in by(elevated, 'tcp', '::', 47001)['processes']] == [4, 3608]
 
 
 def test_elevated_run_is_complete_and_names_protected_fields(elevated):
@@ -204,6 +212,7 @@ def test_parse_netstat_english_rows():
 
 def test_dynamic_port_range_sources():
     raw = raw_of('server2022_elevated.json')
+    raw['udp_dynamic_port_range'] = None
     raw['dynamic_port_range'] = {'StartPort': 10000, 'NumberOfPorts': 1000}
     assert windows.ephemeral_range(raw) == ([10000, 10999], None)
     raw['dynamic_port_range'] = None
@@ -216,6 +225,135 @@ def test_dynamic_port_range_sources():
     result = windows.normalize(raw)
     assert result['ephemeral_range'] == [49152, 65535]
     assert note in result['warnings']
+
+
+def test_udp_dynamic_port_range_is_read_and_wins():
+    raw = raw_of('server2022_elevated.json')
+    raw['udp_dynamic_port_range'] = None
+    raw['netsh_dynamicport_udp'] = ['Protocol udp Dynamic Port Range', '-----', 'Start Port      : 10000',
+                                    'Number of Ports : 5000']
+    span, note = windows.ephemeral_range(raw)
+    assert span == [10000, 14999]
+    assert 'TCP 49152-65535, UDP 10000-14999' in note
+    assert note in windows.normalize(raw)['warnings']
+
+
+# --- fail closed: a failed or empty socket read never passes ----------------
+
+def test_cim_failure_fell_back_to_netstat_and_says_why():
+    raw = raw_of('netstat_fallback_de.json')
+    raw['fallback_reason'] = 'Get-NetTCPConnection failed (Invalid class)'
+    result = windows.normalize(raw)
+    assert result['collector'] == 'netstat' and result['listeners']
+    assert any('Get-NetTCPConnection failed (Invalid class), so sockets were read from netstat' in w
+               for w in result['warnings'])
+
+
+@pytest.mark.parametrize('name', ['server2022_elevated.json', 'netstat_fallback_de.json'])
+def test_failed_socket_read_is_never_a_complete_empty_host(name):
+    raw = raw_of(name)
+    raw['tcp'], raw['udp'] = [], []
+    raw['socket_errors'] = ['Get-NetTCPConnection: Invalid class', 'netstat.exe -anob: exit code 1']
+    with pytest.raises(windows.GatherError, match='could not be read .*Invalid class; netstat.exe'):
+        windows.normalize(raw)
+
+
+def test_empty_socket_table_is_a_failed_read_not_a_passing_host():
+    raw = raw_of('server2022_elevated.json')
+    raw['tcp'], raw['udp'] = [], []
+    with pytest.raises(windows.GatherError, match='no listening TCP socket was seen'):
+        windows.normalize(raw)
+    raw = raw_of('netstat_fallback_de.json')
+    raw['netstat'] = ['Aktive Verbindungen', '']
+    with pytest.raises(windows.GatherError, match='collector netstat'):
+        windows.normalize(raw)
+
+
+# --- exact owning service ----------------------------------------------------
+
+def test_service_tag_names_the_exact_service_of_a_shared_svchost(elevated):
+    # 1880 hosts CryptSvc, Dnscache, LanmanWorkstation, NlaSvc: mDNS/LLMNR are Dnscache's
+    for port in (5353, 5355):
+        for address in ('0.0.0.0', '::'):
+            assert by(elevated, 'udp', address, port)['owner_service'] == 'Dnscache'
+    assert by(elevated, 'tcp', '0.0.0.0', 135)['owner_service'] == 'RpcSs'
+    assert by(elevated, 'tcp', '0.0.0.0', 3389)['owner_service'] == 'TermService'
+    # lsass (KeyIso, Netlogon) has no service tag: unknown, never guessed
+    assert by(elevated, 'tcp', '0.0.0.0', 49664)['owner_service'] is None
+    # a process that is no service has none either
+    assert by(elevated, 'tcp', '::', 5000)['owner_service'] is None
+    assert elevated['service_attribution_complete'] is False
+    [warning] = [w for w in elevated['warnings'] if w.startswith('exact service unknown')]
+    assert 'tcp/49664 (pid 688: KeyIso, Netlogon)' in warning and 'never planned' in warning
+    assert 'udp/5353' not in warning
+
+
+def test_service_tag_must_be_a_service_the_process_hosts():
+    tags = windows.parse_netstat_owner([
+        '  TCP    0.0.0.0:135            0.0.0.0:0              LISTENING       1012',
+        '  Spooler',
+        ' [svchost.exe]',
+    ])
+    assert tags == {('tcp', '0.0.0.0', 135, 1012): ['Spooler']}
+    raw = raw_of('server2022_elevated.json')
+    raw['netstat_owner'] = ['  TCP    0.0.0.0:135            0.0.0.0:0              LISTENING       1012',
+                            '  Spooler', ' [svchost.exe]']
+    result = windows.normalize(raw)
+    assert by(result, 'tcp', '0.0.0.0', 135)['owner_service'] is None
+
+
+def test_parse_netstat_owner_reads_listeners_only_and_ignores_messages():
+    tags = windows.parse_netstat_owner([
+        '  TCP    0.0.0.0:445            0.0.0.0:0              LISTENING       4',
+        ' Can not obtain ownership information',
+        '  TCP    10.0.0.5:50000         10.0.0.9:443           ESTABLISHED     1880',
+        '  Dnscache',
+        ' [svchost.exe]',
+        '  UDP    [fe80::1%7]:5353       *:*                                    1880',
+        '  dnscache',
+        ' [svchost.exe]',
+    ])
+    assert tags == {('tcp', '0.0.0.0', 445, 4): [], ('udp', 'fe80::1%7', 5353, 1880): ['dnscache']}
+
+
+def test_non_elevated_has_no_service_tags(limited):
+    assert by(limited, 'udp', '0.0.0.0', 5353)['owner_service'] is None
+    assert limited['service_attribution_complete'] is False
+    assert any('netstat -anob was not read: it needs elevation' in w for w in limited['warnings'])
+
+
+def test_http_sys_request_queues():
+    queues = windows.parse_http_requestq([
+        'Snapshot of HTTP service state (Request Queue View):',
+        '-----',
+        'Request queue name: DefaultAppPool',
+        '    Controller process ID: 2952',
+        '    Processes:',
+        '        ID: 4120, image: c:\\windows\\system32\\inetsrv\\w3wp.exe',
+        '',
+        '    Registered URLs:',
+        '        HTTP://*:80/',
+        '        HTTPS://[::1]:8443/APP/',
+        'Request queue name: Request queue is unnamed.',
+        '    Processes:',
+        '        ID: 3608, image: C:\\Windows\\System32\\svchost.exe',
+        '    Registered URLs:',
+        '        HTTP://+:5985/WSMAN/',
+        'Request queue name: idle',
+        '    Registered URLs:',
+        '        HTTP://+:8080/',
+    ])
+    # the controller process is not the registrant; a queue with no process names nobody
+    assert queues == {80: [4120], 8443: [4120], 5985: [3608]}
+
+
+def test_domain_controller_flag():
+    raw = raw_of('server2022_elevated.json')
+    assert windows.normalize(raw)['domain_controller'] is False
+    raw['domain_role'] = 5
+    assert windows.normalize(raw)['domain_controller'] is True
+    raw['domain_role'] = None
+    assert windows.normalize(raw)['domain_controller'] is None
 
 
 def test_owner_gone_is_unattributed_not_dropped():

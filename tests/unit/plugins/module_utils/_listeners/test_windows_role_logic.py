@@ -2,11 +2,13 @@
 # Copyright (c) hostsec.ports contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The controller-side logic of roles/port_policy/tasks/windows, run by a real ansible-playbook.
+"""The controller-side wiring of roles/port_policy/tasks/windows, run by a real ansible-playbook.
 
-The Windows modules cannot run here, but the lockout checks and the list of
-owned rule names are plain Jinja: this takes those very tasks out of the role
-files (no copies) and runs them on localhost with the role's inputs.
+The Windows modules cannot run here, but the tasks that read the plan, refuse
+protected services and turn the firewall state into the outcome are plain
+set_fact/assert tasks with the collection's filters: this takes those very
+tasks out of the role files (no copies) and runs them on localhost, with the
+module results they read given as variables shaped as the modules return them.
 """
 
 from __future__ import annotations
@@ -17,39 +19,37 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[5]
 TASKS = ROOT / 'roles' / 'port_policy' / 'tasks' / 'windows'
+CONTROLLER = ('ansible.builtin.set_fact', 'ansible.builtin.assert')
 
 
 def controller_tasks():
-    # Tasks that reach the host (includes, the reconnect check) cannot run here.
-    host_side = ('ansible.builtin.include_tasks', 'ansible.builtin.wait_for_connection')
-    tasks = [t for t in yaml.safe_load((TASKS / 'main.yml').read_text())
-             if not any(k in t for k in host_side)]
-    assert [next(k for k in t if k.startswith('ansible.builtin.')) for t in tasks] == [
-        'ansible.builtin.set_fact', 'ansible.builtin.assert', 'ansible.builtin.assert']
-    [remove] = [t for t in yaml.safe_load((TASKS / 'firewall.yml').read_text())
-                if 'ansible.windows.win_powershell' in t and 'parameters' in t['ansible.windows.win_powershell']]
-    tasks.append({'name': 'Owned rule names', 'ansible.builtin.set_fact': {
-        'wanted': remove['ansible.windows.win_powershell']['parameters']['Wanted']}})
-    return tasks
+    main = [t for t in yaml.safe_load((TASKS / 'main.yml').read_text()) if any(k in t for k in CONTROLLER)]
+    assert [t['name'] for t in main] == [
+        'Windows | Take the plan', 'Windows | Refuse to stop a protected service',
+        'Windows | Record why the block rules would not take effect', 'Windows | Work out whether the host will change',
+        'Windows | Record that the plan was applied']
+    after = [t for t in yaml.safe_load((TASKS / 'firewall.yml').read_text()) if any(k in t for k in CONTROLLER)]
+    assert len(after) == 1
+    return main[:-1] + after + main[-1:]
 
 
 def run(tmp_path, extra):
-    """(failed message or None, dumped values or None); set_fact and assert need no connection."""
+    """(failed message or None, outcome or None)."""
     play = [{'hosts': 'localhost', 'gather_facts': False,
              'vars': {'ansible_python_interpreter': '{{ ansible_playbook_python }}'},
-             'tasks': controller_tasks() + [{'name': 'Dump', 'ansible.builtin.set_fact': {'dump': {
-                 'protect': '{{ __port_policy_win_protect_ports }}',
-                 'services': '{{ __port_policy_win_stop_services }}',
-                 'wanted': '{{ wanted }}'}}}]}]
+             # set_fact, not extra vars: extra vars would win over the role's own set_fact.
+             'tasks': [{'name': 'Given', 'ansible.builtin.set_fact': {k: '{{ given.%s }}' % k for k in extra}}]
+             + controller_tasks() + [{'name': 'Dump', 'ansible.builtin.set_fact': {'dump': {
+                 'outcome': '{{ __port_policy_outcome }}', 'stop': '{{ __port_policy_win_stop }}',
+                 'pending': '{{ __port_policy_win_pending }}'}}}]}]
     playbook = tmp_path / 'play.yml'
     playbook.write_text(yaml.safe_dump(play))
     varsfile = tmp_path / 'vars.json'
-    varsfile.write_text(json.dumps(extra))
+    varsfile.write_text(json.dumps({'given': extra}))
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json',
                ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
                    [str(ROOT / '.build' / 'collections'), str(Path(sys.prefix) / 'lib' / 'python3.11' / 'site-packages')]))
@@ -65,47 +65,76 @@ def run(tmp_path, extra):
     return (failed[0] if failed else None), dump
 
 
-BASE = {
-    '__port_policy_protect_ports': [3389],
-    '__port_policy_block': [{'port': 445, 'protocol': 'tcp'}, {'port': 5353, 'protocol': 'udp'}],
-    '__port_policy_stop': [{'service': 'Spooler'}, {'unit': 'SSDPSRV', 'mask': True}],
-}
+def firewall(**over):
+    state = {'profiles': [{'Name': 'Domain', 'Enabled': 'True', 'AllowLocalFirewallRules': 'True'},
+                          {'Name': 'Public', 'Enabled': 'True', 'AllowLocalFirewallRules': 'True'}],
+             'active_profiles': ['DomainAuthenticated'], 'expected_rules': None, 'active_rules': [], 'errors': []}
+    state.update(over)
+    return state
 
 
-def test_allowed_changes_pass_and_name_the_owned_rules(tmp_path):
-    failed, out = run(tmp_path, dict(BASE, ansible_connection='winrm', ansible_port=5986))
+def base(**over):
+    values = {
+        '__port_policy_plan': {
+            'block': [{'port': 23, 'protocol': 'tcp', 'finding_ids': ['f1']}],
+            'stop': [{'unit': 'Spooler', 'mask': False, 'finding_ids': ['f2']}]},
+        '__port_policy_outcome': {'mode': 'enforce', 'check_mode': False, 'backend': None, 'applied': False,
+                                  'trial': False, 'not_effective': None, 'errors': []},
+        '__port_policy_win_fw_preview': {'changed': True, 'firewall': firewall()},
+        '__port_policy_win_fw_applied': {'changed': True, 'firewall': firewall(
+            expected_rules=['hostsec.ports-block-23-tcp'], active_rules=['hostsec.ports-block-23-tcp'])},
+    }
+    values.update(over)
+    return values
+
+
+def test_effective_plan_is_applied(tmp_path):
+    failed, out = run(tmp_path, base())
     assert failed is None
-    assert out['protect'] == [3389, 5985, 5986]
-    assert out['services'] == ['Spooler', 'SSDPSRV']
-    assert out['wanted'] == ['hostsec.ports block 445/tcp', 'hostsec.ports block 5353/udp']
+    assert out['stop'] == ['Spooler']
+    assert out['pending'] is True
+    assert out['outcome']['backend'] == 'windows_firewall'
+    assert out['outcome']['not_effective'] is None
+    assert out['outcome']['applied'] is True
 
 
-def test_empty_policy_owns_no_rules(tmp_path):
-    failed, out = run(tmp_path, {'__port_policy_block': [], '__port_policy_protect_ports': [], '__port_policy_stop': [],
-                                 'ansible_connection': 'ansible.builtin.psrp'})
+def test_gpo_that_ignores_local_rules_is_reported_not_effective(tmp_path):
+    gpo = firewall(active_profiles=['Public'], profiles=[
+        {'Name': 'Public', 'Enabled': 'True', 'AllowLocalFirewallRules': 'False'}])
+    failed, out = run(tmp_path, base(__port_policy_win_fw_preview={'changed': True, 'firewall': gpo},
+                                     __port_policy_win_fw_applied={'changed': True, 'firewall': gpo}))
     assert failed is None
-    assert out['wanted'] == [] and out['services'] == []
+    assert 'Group Policy does not apply local firewall rules in the active Public profile' in out['outcome']['not_effective']
 
 
-@pytest.mark.parametrize('extra, message', [
-    ({'ansible_connection': 'winrm', '__port_policy_block': [{'port': 5985, 'protocol': 'tcp'}]},
-     'refusing to block port(s) 5985'),
-    ({'ansible_connection': 'psrp', 'ansible_port': 15986, '__port_policy_block': [{'port': 15986, 'protocol': 'tcp'}]},
-     'refusing to block port(s) 15986'),
-    ({'ansible_connection': 'ssh', '__port_policy_block': [{'port': 22, 'protocol': 'tcp'}]},
-     'refusing to block port(s) 22'),
-    ({'ansible_connection': 'winrm', '__port_policy_stop': [{'service': 'WinRM'}]}, 'refusing to stop winrm'),
-    ({'ansible_connection': 'ansible.builtin.ssh', '__port_policy_stop': [{'service': 'sshd'}]}, 'refusing to stop sshd'),
-    ({'ansible_connection': 'winrm', '__port_policy_stop': [{'unit': 'HTTP'}]}, 'refusing to stop http'),
-])
-def test_management_path_is_protected(tmp_path, extra, message):
-    failed, out = run(tmp_path, dict(BASE, **extra))
-    assert message in failed
-    assert 'Nothing was changed' in failed
-    assert out is None
-
-
-def test_sshd_may_be_stopped_over_winrm(tmp_path):
-    failed, out = run(tmp_path, dict(BASE, ansible_connection='winrm', __port_policy_stop=[{'service': 'sshd'}]))
+def test_rules_missing_from_the_active_store_are_reported(tmp_path):
+    missing = {'changed': True, 'firewall': firewall(expected_rules=['hostsec.ports-block-23-tcp'], active_rules=[])}
+    failed, out = run(tmp_path, base(__port_policy_win_fw_applied=missing))
     assert failed is None
-    assert out['services'] == ['sshd']
+    assert out['outcome']['not_effective'] == 'rule(s) hostsec.ports-block-23-tcp are not in the active store'
+
+
+def test_nothing_to_block_is_never_not_effective(tmp_path):
+    off = firewall(profiles=[{'Name': 'Domain', 'Enabled': 'False', 'AllowLocalFirewallRules': 'True'}])
+    failed, out = run(tmp_path, base(__port_policy_plan={'block': [], 'stop': []},
+                                     __port_policy_win_fw_preview={'changed': False, 'firewall': off},
+                                     __port_policy_win_fw_applied={'changed': False, 'firewall': off}))
+    assert failed is None
+    assert out['outcome']['not_effective'] is None
+    assert out['pending'] is False
+
+
+def test_check_mode_arms_nothing(tmp_path):
+    outcome = dict(base()['__port_policy_outcome'], check_mode=True)
+    failed, out = run(tmp_path, base(__port_policy_outcome=outcome))
+    assert failed is None
+    assert out['pending'] is False
+    assert out['outcome']['applied'] is False
+
+
+def test_a_protected_service_in_the_plan_is_refused(tmp_path):
+    stop = [{'unit': 'winrm', 'mask': False, 'finding_ids': ['f9']},
+            {'unit': 'Spooler', 'mask': False, 'finding_ids': ['f2']}]
+    plan = {'block': [], 'stop': stop}
+    failed, _out = run(tmp_path, base(__port_policy_plan=plan))
+    assert 'refusing to stop' in failed and 'protected service WinRM' in failed and 'Nothing was changed' in failed

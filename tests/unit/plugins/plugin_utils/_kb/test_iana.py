@@ -125,3 +125,19 @@ def test_tool_check_skips_without_input(tmp_path):
 ])
 def test_freed_wordings(description, kind):
     assert iana._kind('x' if kind == 'a' else None, description) == kind
+
+
+TEXT_XREF = (b'<?xml version="1.0"?><registry xmlns="http://www.iana.org/assignments" id="service-names-port-numbers">'
+             b'<title>T</title><updated>2025-12-15</updated>'
+             b'<record><name>nlogin</name><protocol>tcp</protocol><description>n/a</description><number>758</number>'
+             b'<xref type="text">n/a</xref></record>'
+             b'<record><name>x</name><protocol>tcp</protocol><description>X</description><number>9105</number>'
+             b'<xref type="text">A Person &lt;someone&amp;example.nl&gt; 15 June 2009</xref>'
+             b'<xref type="rfc" data="rfc1"/></record></registry>')
+
+
+def test_text_references_keep_their_words_without_mail_addresses():
+    # type="text" references have no data attribute: the words are the element's text
+    data = iana.convert(TEXT_XREF)
+    assert by(data, 758, 'tcp')[0]['references'] == ['n/a']
+    assert by(data, 9105, 'tcp')[0]['references'] == ['A Person 15 June 2009', 'RFC1']

@@ -105,3 +105,72 @@ def test_risk_sentence_is_labelled_as_the_port_s():
     # 8080: the listed use is the generic http-alt one, the worst note (open proxy) concerns the port
     text = get_kb().explain({'port': 8080, 'protocol': 'tcp'})
     assert 'Risk on this port: A forward proxy' in text
+
+
+NMAP_SERVICES = '/tmp/nmap/usr/share/nmap/nmap-services'
+
+
+def test_the_ports_people_find_open_name_their_software():
+    kb = get_kb()
+    for port, proto, product in ((80, 'tcp', 'nginx'), (443, 'tcp', 'Caddy'), (25, 'tcp', 'Postfix'),
+                                 (110, 'tcp', 'Dovecot'), (143, 'tcp', 'Dovecot'), (53, 'udp', 'BIND'),
+                                 (993, 'tcp', 'Dovecot'), (995, 'tcp', 'Dovecot'), (587, 'tcp', 'Postfix'),
+                                 (465, 'tcp', 'Postfix')):
+        uses = kb.port(port, proto)['uses']
+        assert uses and uses[0].get('prevalence') == 'common' and product in uses[0]['product'], (port, uses)
+    assert 'nginx, Apache httpd, Microsoft IIS, Caddy, Traefik' in kb.explain({'port': 80, 'protocol': 'tcp'})
+    # frequent for another reason: the Windows dynamic ranges say so
+    assert 'dynamic port range started at 1025' in kb.port(1026, 'tcp')['uses'][0]['purpose']
+    assert 'from 49152 up' in kb.port(49152, 'udp')['uses'][0]['purpose']
+
+
+def test_coverage_of_the_most_often_open_ports():
+    if not os.path.exists(NMAP_SERVICES):
+        import pytest
+        pytest.skip('%s is absent (apt-get download nmap-common; dpkg-deb -x it into /tmp/nmap)' % NMAP_SERVICES)
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import validate
+    frequent = validate.frequent_ports(NMAP_SERVICES)
+    assert len(frequent['tcp']) == 300 and len(frequent['udp']) == 100
+    assert validate.coverage(get_kb(), frequent) == []
+
+
+def test_issue_15_facts():
+    kb = get_kb()
+    oracle = [u for u in kb.port(1521, 'tcp')['uses'] if u['id'] == 'oracle-tns-listener'][0]
+    assert 'ttc (2483)' in oracle['purpose'] and 'ttc-ssl (2484' in oracle['purpose'] and 'ora-srv' not in oracle['purpose']
+    assert [s['service'] for s in kb.services('orasrv')][:1] == ['orasrv'] and kb.service_specs('orasrv')[0].low == 1525
+    kinds = {n['id']: n['kind'] for n in kb.port(11500, 'tcp')['security']}
+    assert kinds['unassigned-registered-contested'] != 'unauthorized_use'
+    assert not any(n['confidence'] == 'registry' for n in kb.port(11500, 'tcp')['security'])
+    for port in (550, 7202, 9105, 9877, 13818, 13822):
+        assert all(e['references'] and all(e['references']) for e in kb.port(port, 'tcp')['iana']), port
+    for port, proto in ((8883, 'tcp'), (8729, 'tcp'), (5684, 'udp')):
+        assert 'plaintext' not in kb.security_flags(port, proto) or any(
+            n['kind'] == 'plaintext' for n in kb.port(port, proto)['security']), (port, proto)
+
+
+def test_expected_profiles_exist_and_docker_warns_about_2375():
+    kb = get_kb()
+    for name in ('docker', 'containerd', 'kubernetes', 'nomad', 'elasticsearch', 'opensearch', 'cassandra',
+                 'clickhouse', 'couchdb', 'influxdb', 'galera', 'mariadb', 'vnc', 'cilium', 'coredns',
+                 'node-exporter', 'blackbox-exporter', 'mysqld-exporter', 'postgres-exporter', 'redis-exporter',
+                 'process-exporter', 'windows-exporter', 'oracle', 'dc'):
+        assert name in kb.profiles() and kb.profile(name)['sources'], name
+    docker = kb.profile('docker')
+    assert docker['ports'] == ['2376/tcp'] and docker['deny_suggested'] == ['2375/tcp']
+    assert {'kubernetes-control-plane', 'kubernetes-worker', 'etcd', 'kubelet', 'kube-proxy'} <= \
+        set(kb.profile('kubernetes')['all_includes'])
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import parse_port_spec
+    [warning] = kb.allow_warnings(parse_port_spec('2375/tcp'))
+    assert warning.startswith('2375/tcp is marked dangerous by the port knowledge base (critical')
+    assert kb.allow_warnings(parse_port_spec('2376/tcp')) == []
+
+
+def test_shadowing_table_in_the_guide_is_current():
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import pages
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), *(['..'] * 5)))
+    with open(os.path.join(root, 'docs', 'knowledge-base.md'), encoding='utf-8') as handle:
+        doc = handle.read()
+    assert pages.with_shadowing_table(doc, get_kb()) == doc
+    for name in ('docker', 'nomad', 'oracle', 'dc'):
+        assert '| `%s` |' % name in doc

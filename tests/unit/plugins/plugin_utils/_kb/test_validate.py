@@ -49,7 +49,7 @@ GOOD_USE = ("  - id: {id}\n    ports: [7000/tcp]\n    vendor: V\n    product: P\
      "sources[0].url: 'example.org' is not an http(s) or urn: address"),
     ('uses:\n' + GOOD_USE.format(id='x').replace('vendor: V', 'vendor: ""'), "vendor: expected non-empty text"),
     ('uses:\n' + GOOD_USE.format(id='x').replace('plaintext: false', 'plaintext: maybe'),
-     "plaintext: 'maybe' is not true, false or null"),
+     "plaintext: 'maybe' is not true, false, null or a list of the plaintext ports"),
     ('uses:\n' + GOOD_USE.format(id='x') + '    colour: red\n', 'colour: unknown field'),
     ('uses:\n' + GOOD_USE.format(id='x') + '    prevalence: often\n', "prevalence: 'often' is not one of common, niche"),
     ('uses:\n' + GOOD_USE.format(id='x').replace('    product: P\n', ''), 'uses[0] (id x): product: missing'),
@@ -66,7 +66,8 @@ GOOD_USE = ("  - id: {id}\n    ports: [7000/tcp]\n    vendor: V\n    product: P\
     ('profiles:\n  - {name: p1, description: d, ports: [1/tcp], includes: [p2]}\n'
      '  - {name: p2, description: d, ports: [2/tcp], includes: [p1]}\n', "include cycle p1 -> p2 -> p1"),
     ('profiles:\n  - {name: p1, description: d, ports: []}\n', 'the profile allows nothing'),
-    ('profiles:\n  - {name: telnet, description: d, ports: [2323/tcp]}\n', "'telnet' shadows the IANA service telnet"),
+    ('profiles:\n  - {name: telnet, description: d, ports: [2323/tcp]}\n',
+     "shadows_iana: 'telnet' is also the IANA service name for 23/tcp"),
     ('profiles:\n  - {name: p1, description: d, ports: [1/tcp], sources: [{title: T}]}\n', 'sources[0].url'),
 ])
 @pytest.mark.usefixtures('small')

@@ -39,6 +39,10 @@ class FakeKB:
     def explain(self, listener):
         return 'KB says %d/%s.' % (listener['port'], listener['protocol'])
 
+    def allow_warnings(self, spec):
+        return ['%d/tcp is dangerous' % port for (port, proto) in self.FLAGS
+                if proto == 'tcp' and spec.matches(port, proto) and 'plaintext' in self.FLAGS[(port, proto)]]
+
 
 @pytest.fixture
 def kb():

@@ -126,3 +126,15 @@ def test_effective_policy_is_json_safe():
                           today=datetime.date(2029, 1, 1))
     [rule] = policy.effective()['allow']
     assert rule['rule'] == {'port': 8080, 'expires': '2030-01-10'} and rule['expires'] == '2030-01-10'
+
+
+def test_allowing_a_port_the_kb_marks_dangerous_warns():
+    """The real KB: telnet allowed by number warns; the docker profile means 2376/tcp (TLS) and does not."""
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._kb import get_kb
+    policy = build_policy(policy={'allow': ['23/tcp', 'docker', 'ssh', '0-65535']}, kb=get_kb())
+    dangerous = [w for w in policy.warnings if 'dangerous' in w]
+    assert dangerous[0].startswith('allow[0] 23/tcp (task) allows a dangerous port: 23/tcp is marked dangerous')
+    assert not any(w.startswith(('allow[1]', 'allow[2]')) for w in dangerous)
+    # A wide range is one line, not dozens.
+    [wide] = [w for w in dangerous if w.startswith('allow[3]')]
+    assert 'ports the port knowledge base marks dangerous (23/tcp' in wide

@@ -6,8 +6,9 @@
 
 fixtures/port_audit_result.json is the registered result of
 hostsec.ports.port_audit (listeners passed in, protect [22], now 2026-06-01)
-with findings of every remediation kind: stop (telnet, denied), block with
-and without a unit, protected (22), and a missing required listener.
+with findings of every remediation kind. The planner's statuses
+(remediation.status, see the remediation plan contract) are added here, since
+the reports only put them into words.
 """
 
 from __future__ import annotations
@@ -15,80 +16,104 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, render
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, files, html, query, render
 
 with open(os.path.join(os.path.dirname(__file__), 'fixtures', 'port_audit_result.json')) as _handle:
-    AUDIT = json.load(_handle)
+    RECORDED = json.load(_handle)
 
-ENFORCED = {
-    'mode': 'enforce', 'check_mode': False, 'backend': 'nftables', 'trial': False, 'errors': [],
-    'block': [{'port': 5353, 'protocol': 'udp'}, {'port': 8081, 'protocol': 'tcp'}],
-    'stop': [{'unit': 'telnet.service', 'mask': True}],
-}
+PLAN = {23: ('stop', 'stop telnet.service'), 5353: ('block', 'block 5353/udp'), 22: ('protected', 'management path'),
+        8081: ('block', 'block 8081/tcp'), None: ('reported', 'a required listener cannot be remediated')}
+
+
+def planned(audit=RECORDED):
+    audit = copy.deepcopy(audit)
+    for f in audit['findings']:
+        status, reason = PLAN[(f['listener'] or {}).get('port')]
+        f['remediation'] = dict(f['remediation'], status=status, reason=reason)
+    return audit
+
+
+AUDIT = planned()
+ENFORCED = {'mode': 'enforce', 'check_mode': False, 'backend': 'nftables', 'trial': False, 'errors': [],
+            'applied': True, 'not_effective': None}
+HOSTILE = ['<img src=x onerror=alert(1)>', '</script><script>alert(2)</script>', '<!--', '`code` | pipe',
+           'bell\x07nul\x00', 'rtl\u202eoverride', 'line\u2028sep', 'bad\udcffbyte', '[link](javascript:x)']
 
 
 def statuses(report):
     return {(f['kind'], (f['listener'] or {}).get('port')): f['status'] for f in report['findings']}
 
 
-def test_report_mode_says_what_enforce_would_do():
+def test_report_mode_words_the_planned_status():
     rep = build.host_report('web1', AUDIT)
-    assert rep['mode'] == 'report' and rep['audited'] and not rep['passed']
+    assert rep['mode'] == 'report' and rep['audited'] and not rep['compliant']
     assert statuses(rep) == {
         ('denied', 23): 'would stop', ('unexpected', 5353): 'would block', ('unexpected', 22): 'protected',
         ('unexpected', 8081): 'would block', ('missing', None): 'reported'}
-    by_id = {f['status']: f for f in rep['findings']}
-    assert 'never blocked or stopped' in by_id['protected']['status_reason']
-    assert rep['findings'][0]['where'] == '[::]:23/tcp (in.telnetd)'
+    prot = next(f for f in rep['findings'] if f['status'] == 'protected')
+    assert prot['status_reason'] == 'management path'
 
 
-def test_enforce_mode_statuses_follow_the_outcome():
-    rep = build.host_report('web1', AUDIT, ENFORCED)
-    got = statuses(rep)
+def test_enforce_applied_check_mode_trial_errors_not_effective():
+    got = statuses(build.host_report('web1', AUDIT, ENFORCED))
     assert got[('denied', 23)] == 'stopped' and got[('unexpected', 8081)] == 'blocked'
-    stop = next(f for f in rep['findings'] if f['kind'] == 'denied')
-    assert stop['status_reason'] == 'unit telnet.service stopped and disabled and masked'
-    assert rep['by_status']['blocked'] == 2
-
-
-def test_check_mode_and_trial_are_said():
-    rep = build.host_report('web1', AUDIT, dict(ENFORCED, check_mode=True))
-    assert statuses(rep)[('unexpected', 8081)] == 'would block'
+    assert statuses(build.host_report('web1', AUDIT, dict(ENFORCED, check_mode=True)))[('unexpected', 8081)] == 'would block'
     rep = build.host_report('web1', AUDIT, dict(ENFORCED, trial=True))
-    blocked = next(f for f in rep['findings'] if f['status'] == 'blocked')
-    assert 'reverts by itself' in blocked['status_reason']
-
-
-def test_left_out_of_plan_says_why():
-    outcome = dict(ENFORCED, block=[{'port': 5353, 'protocol': 'udp'}])
-    fid = next(f['id'] for f in AUDIT['findings'] if (f['listener'] or {}).get('port') == 8081)
-    outcome['skipped'] = {fid: 'action block is not in port_policy_actions'}
-    rep = build.host_report('web1', AUDIT, outcome)
-    f = next(f for f in rep['findings'] if f['id'] == fid)
-    assert (f['status'], f['status_reason']) == ('not remediated', 'action block is not in port_policy_actions')
-
-
-def test_stop_without_unit_is_not_remediated_and_says_why():
-    audit = copy.deepcopy(AUDIT)
-    telnet = next(f for f in audit['findings'] if f['kind'] == 'denied')
-    telnet['remediation']['unit'] = None
-    rep = build.host_report('web1', audit, ENFORCED)
-    f = next(f for f in rep['findings'] if f['kind'] == 'denied')
-    assert f['status'] == 'not remediated' and 'never killed by PID' in f['status_reason']
-
-
-def test_enforcement_error_marks_findings():
+    assert 'reverts by itself' in next(f for f in rep['findings'] if f['status'] == 'blocked')['status_reason']
     rep = build.host_report('web1', AUDIT, dict(ENFORCED, errors=['no usable firewall backend']))
+    f = next(f for f in rep['findings'] if f['listener'] and f['listener']['port'] == 8081)
+    assert (f['status'], f['status_reason']) == ('not remediated', 'no usable firewall backend')
+    rep = build.host_report('web1', AUDIT, dict(ENFORCED, not_effective='Group Policy ignores local rules'))
     assert statuses(rep)[('unexpected', 8081)] == 'not remediated'
+    assert statuses(rep)[('unexpected', 22)] == 'protected'  # never turned into a new decision
+    assert statuses(build.host_report('web1', AUDIT, dict(ENFORCED, applied=None)))[('denied', 23)] == 'not confirmed'
+
+
+def test_planner_refusal_is_shown_with_its_reason():
+    audit = copy.deepcopy(AUDIT)
+    audit['findings'][0]['remediation'].update(status='not remediated', reason='shared service host, exact service unknown')
+    f = build.host_report('w', audit, ENFORCED)['findings'][0]
+    assert (f['status'], f['status_reason']) == ('not remediated', 'shared service host, exact service unknown')
+
+
+def test_no_status_is_not_guessed():
+    rep = build.host_report('web1', RECORDED, ENFORCED)
+    assert set(statuses(rep).values()) == {'no plan'}
+
+
+def test_verdicts_and_ignored_listeners_are_provenance():
+    audit = copy.deepcopy(AUDIT)
+    rule = {'list': 'allow', 'index': 0, 'text': '5432/tcp', 'origin': 'group_vars/db', 'expires': None}
+    audit['verdicts'] = [{'allowed_by': rule if lst['port'] == 5432 else None, 'ignored_by': None,
+                          'finding_ids': [f['id'] for f in audit['findings'] if f['listener'] and f['listener']['port'] == lst['port']]}
+                         for lst in audit['listeners']]
+    audit['ignored_listeners'] = [{'listener': dict(audit['listeners'][0], port=5355, protocol='udp'),
+                                   'ignored_by': 'settings.ephemeral: ignore_udp'}]
+    rep = build.host_report('db1', audit)
+    pg = next(lst for lst in rep['listeners'] if lst['port'] == 5432)
+    assert pg['allowed_by']['origin'] == 'group_vars/db' and pg['owner'] == 'postgresql.service'
+    assert rep['ignored_listeners'][0]['ignored_by'] == 'settings.ephemeral: ignore_udp'
+    text = render.markdown(build.fleet_report([rep]))
+    assert 'ignored by settings.ephemeral: ignore\\_udp' in text
+    assert 'allowed by allow[0] 5432/tcp (from group_vars/db)' in html.html(build.fleet_report([rep]))
+
+
+def test_unknown_kind_renders_generically():
+    audit = copy.deepcopy(AUDIT)
+    audit['findings'][0]['kind'] = 'identity_mismatch'
+    fleet = build.fleet_report([build.host_report('h', audit)])
+    assert any(g['kind'] == 'identity_mismatch' for g in fleet['groups'])
+    render.markdown(fleet), render.junit_xml(fleet), html.html(fleet), render.fleet_summary(fleet)
 
 
 def test_host_without_audit_is_not_audited():
     rep = build.host_report('db1', {'msg': 'unreachable'})
-    assert not rep['audited'] and not rep['passed'] and rep['errors'] == ['unreachable']
+    assert not rep['audited'] and not rep['compliant'] and rep['errors'] == ['unreachable']
     assert render.text_table(rep) == ['db1: NOT AUDITED (report): unreachable']
 
 
@@ -98,17 +123,39 @@ def test_bad_finding_names_host_and_index():
 
 
 def fleet():
-    return build.fleet_report([build.host_report('web2', AUDIT, ENFORCED), build.host_report('web1', AUDIT),
+    return build.fleet_report([build.host_report('web2', AUDIT, ENFORCED, groups=['web']),
+                               build.host_report('web1', AUDIT, groups=['web']),
                                build.host_report('db1', {'msg': 'unreachable'})], generated='2026-06-01T00:00:00+00:00')
 
 
-def test_fleet_totals_and_order():
+def test_fleet_totals_order_and_grouping():
     doc = fleet()
     assert [h['host'] for h in doc['hosts']] == ['db1', 'web1', 'web2']
     t = doc['totals']
-    assert (t['hosts'], t['hosts_passed'], t['hosts_failed'], t['hosts_not_audited'], t['findings']) == (3, 0, 3, 1, 10)
+    assert (t['hosts'], t['hosts_compliant'], t['hosts_noncompliant'], t['hosts_not_audited'], t['findings']) == (3, 0, 2, 1, 10)
     assert t['by_severity']['critical'] == 4 and t['by_status']['protected'] == 2
+    assert len(doc['groups']) == 5 and all(g['hosts'] == ['web1', 'web2'] for g in doc['groups'])
+    telnet = next(g for g in doc['groups'] if g['port'] == 23)
+    assert telnet['title'] == 'denied 23/tcp (in.telnetd)' and telnet['by_status'] == {'stopped': 1, 'would stop': 1}
+    assert len(doc['policies']) == 1  # one copy of the identical policy
     json.loads(render.to_json(doc))
+
+
+def test_markdown_groups_findings_across_hosts():
+    text = render.markdown(fleet())
+    assert '3 host(s): 0 compliant, 2 non-compliant, 1 not audited; 10 finding(s)' in text
+    assert text.count('denied 23/tcp \\(in.telnetd\\)') == 0 and text.count('denied 23/tcp (in.telnetd)') == 2
+    assert '| denied 23/tcp (in.telnetd) | critical | 2 | stopped: 1, would stop: 1 | web1, web2 |' in text
+    assert '| web2 | web | enforce | NON-COMPLIANT | 5 | 0 | 5 | 2 | 2 | 1 | 0 | 0 |' in text
+    assert 'Protected (never blocked or stopped): 22 (listed in protect)' in text
+    assert 'port\\_policy\\_fail\\_on is empty' in text
+
+
+def test_summary_is_one_line_per_host_then_groups():
+    lines = render.fleet_summary(fleet())
+    assert lines[0].startswith('3 host(s)') and len(lines) == 1 + 3 + 1 + 5
+    assert lines[1] == '  db1   not audited   unreachable'
+    assert lines[5] == '  critical denied 23/tcp (in.telnetd) on 2 host(s)'
 
 
 def test_junit_one_case_per_host_and_finding():
@@ -116,50 +163,152 @@ def test_junit_one_case_per_host_and_finding():
     assert (root.get('tests'), root.get('failures'), root.get('errors')) == ('11', '10', '1')
     suites = {s.get('name'): s for s in root.findall('testsuite')}
     assert suites['db1'].find('testcase/error').get('message') == 'unreachable'
-    web1 = suites['web1'].findall('testcase')
-    assert len(web1) == 5
-    failing = [c for c in web1 if c.find('failure') is not None]
-    assert len(failing) == 5  # protected findings are still policy violations
-    assert all(c.get('classname') == 'web1' for c in web1)
+    assert all(c.get('classname') == 'web1' for c in suites['web1'].findall('testcase'))
 
 
 def test_junit_by_host_and_fail_on():
     root = ET.fromstring(render.junit_xml(fleet(), fail_on=('critical',), by='host'))
     case = root.find("testsuite[@name='web1']/testcase")
     assert case.find('failure').get('message') == '2 finding(s) at a failing severity'
-    assert 'high unexpected finding' in case.find('system-out').text
     with pytest.raises(ValueError, match="junit_fail_on: unknown severity 'severe'"):
         render.junit_xml(fleet(), fail_on=('severe',))
 
 
-def test_junit_survives_control_characters():
+def hostile_fleet():
     audit = copy.deepcopy(AUDIT)
-    audit['findings'][0]['explanation'] = 'bad \x01 byte'
-    ET.fromstring(render.junit_xml(build.fleet_report([build.host_report('h', audit)])))
+    for i, f in enumerate(audit['findings']):
+        name = HOSTILE[i % len(HOSTILE)]
+        f['explanation'] = ' '.join(HOSTILE)
+        if f['listener']:
+            f['listener']['processes'] = [{'name': name, 'cmdline': ' '.join(HOSTILE), 'unit': name, 'user': name}]
+    for lst in audit['listeners']:
+        lst['processes'] = [{'name': HOSTILE[0], 'cmdline': ' '.join(HOSTILE), 'unit': HOSTILE[1]}]
+    return build.fleet_report([build.host_report(h, audit, groups=[h]) for h in HOSTILE])
 
 
-def test_markdown_lists_every_host_and_finding():
-    text = render.markdown(fleet())
-    assert '3 host(s): 0 passed, 3 failed (1 not audited); 10 finding(s).' in text
-    assert '| web2 | enforce | FAILED | 5 | 5 | 2 | 2 | 1 | 0 | 0 |' in text
-    assert '| db1 | report | not audited | - | 0 |' in text
-    assert text.count('`[::]:23/tcp (in.telnetd)`') == 2
-    assert 'Protected (never blocked or stopped): 22 (listed in protect)' in text
+def test_every_format_escapes_every_hostile_name():
+    doc = hostile_fleet()
+    md = render.markdown(doc)
+    for bad in ('<img', '<script', '<!--', '\x07', '\x00', '\u202e', '\u2028', '\udcff', '[link](javascript'):
+        assert bad not in md, bad
+    assert '\\`code\\` \\| pipe' in md and '\\u202e' in md
+    root = ET.fromstring(render.junit_xml(doc).encode('utf-8'))  # valid XML for any byte
+    assert any('<img src=x onerror=alert(1)>' == s.get('name') for s in root.findall('testsuite'))
+    page = html.html(doc)
+    body = page.split('<script type="application/json" id="data">')[1].split('</script>')[0]
+    assert '<' not in body and '>' not in body and json.loads(body)['S']
+    for line in render.fleet_summary(doc) + render.text_table(doc['hosts'][0]):
+        assert '\x07' not in line and '\u202e' not in line
+    json.loads(render.to_json(doc))
 
 
-def test_text_table_is_aligned():
-    lines = render.text_table(build.host_report('web1', AUDIT))
-    assert lines[0] == 'web1: 5 listener(s), 5 finding(s), highest critical, FAILED - mode report'
-    header = lines[1]
-    assert header.split() == ['SEVERITY', 'KIND', 'LISTENER', 'STATUS']
-    col = header.index('STATUS')
-    rows = [line for line in lines[2:] if not line.startswith('      ')]
-    assert len(rows) == 5
-    assert all(line[col - 2:col] == '  ' for line in rows)
+def test_html_is_self_contained_with_a_strict_policy():
+    page = html.html(fleet())
+    head = page.split('<script type="application/json"', maxsplit=1)[0]
+    assert "default-src 'none'" in head and "require-trusted-types-for 'script'" in head
+    assert 'src=' not in head and '<link' not in head and 'innerHTML' not in page
 
 
-def test_text_table_shows_each_explanation_in_full():
-    rep = build.host_report('web1', AUDIT)
-    text = ' '.join(' '.join(line.split()) for line in render.text_table(rep))
-    for finding in rep['findings']:
-        assert ' '.join(finding['explanation'].split()) in text
+def test_host_file_names_are_unique_and_reversible():
+    names = ['web/1', 'web_1', 'web:1', 'web%2F1', '.hidden', '..', 'ünï', 'a' * 300, 'bad\udcff']
+    encoded = [files.host_file_name(n) for n in names]
+    assert len(set(encoded)) == len(names)
+    assert all('/' not in e and not e.startswith('.') and len(e) <= files.MAX_NAME for e in encoded)
+    assert [files.host_from_file_name(e) for e in encoded[:-2]] == names[:-2]
+    assert encoded[:3] == ['web%2F1', 'web_1', 'web%3A1']
+
+
+def test_files_are_private_by_default(tmp_path):
+    mode, dir_mode = files.parse_mode(files.DEFAULT_MODE)
+    assert (mode, dir_mode) == (0o600, 0o700) and files.parse_mode('0640') == (0o640, 0o750)
+    target = tmp_path / 'new' / 'hosts' / 'x.json'
+    files.write(str(target), '{}', mode, dir_mode)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / 'new').stat().st_mode) == 0o700
+    for bad in ('644x', '0200', 'rw', True):
+        with pytest.raises(ValueError, match='mode'):
+            files.parse_mode(bad)
+
+
+def _with_new_listener(audit):
+    audit = copy.deepcopy(audit)
+    extra = dict(copy.deepcopy(audit['listeners'][0]), port=9090, address='0.0.0.0')
+    extra['processes'][0].update(name='nc', unit=None, services=[], exe='/usr/bin/nc')
+    extra['services'] = []
+    audit['listeners'].append(extra)
+    finding = dict(copy.deepcopy(audit['findings'][3]), id='new9090', listener=extra)
+    audit['findings'].append(finding)
+    return audit
+
+
+def test_drift_new_gone_changed_appeared_vanished():
+    first = build.fleet_report([build.host_report('web1', AUDIT), build.host_report('old', AUDIT),
+                                build.host_report('db1', AUDIT)], generated='run1')
+    assert drift.drift(None, first)['state'] == 'baseline created'
+    changed_owner = copy.deepcopy(AUDIT)
+    pg = next(lst for lst in changed_owner['listeners'] if lst['port'] == 5432)
+    pg['processes'][0].update(unit='evil.service', pid=4242)
+    pg['services'] = ['evil.service']
+    restarted = copy.deepcopy(AUDIT)
+    for lst in restarted['listeners']:
+        for p in lst['processes']:
+            p['pid'] += 1000  # a restart is no change
+    second = build.fleet_report([build.host_report('web1', _with_new_listener(restarted)),
+                                 build.host_report('db1', changed_owner), build.host_report('new', AUDIT)],
+                                generated='run2')
+    d = drift.drift(json.loads(render.to_json(first)), second, baseline_name='fleet.json')
+    assert d['state'] == 'changed' and d['baseline'] == {'name': 'fleet.json', 'generated': 'run1'}
+    assert d['hosts']['web1']['listeners_new'] == ['0.0.0.0:9090/tcp (nc)']
+    assert d['hosts']['web1']['findings_new'] == ['high unexpected 0.0.0.0:9090/tcp (nc)']
+    assert 'listeners_gone' not in d['hosts']['web1']
+    assert d['hosts']['db1']['listeners_changed'] == [
+        '127.0.0.1:5432/tcp (postgres): owner postgresql.service -> evil.service']
+    assert d['hosts']['old'] == {'state': 'vanished', 'was': 'non-compliant'}
+    assert d['hosts']['new']['state'] == 'appeared'
+    t = d['totals']
+    assert (t['hosts_appeared'], t['hosts_vanished'], t['hosts_changed'], t['listeners_new']) == (1, 1, 2, 1)
+    second['drift'] = d
+    assert '- web1: changed' in render.markdown(second)
+    assert '  - new listener: 0.0.0.0:9090/tcp (nc)' in render.markdown(second)
+    root = ET.fromstring(render.junit_xml(second, drift_fails=True))
+    case = root.find("testsuite[@name='drift']/testcase")
+    # web1's new finding plus the five of the host that appeared
+    assert case.find('failure').get('message') == '6 new finding(s) since the baseline'
+    assert ET.fromstring(render.junit_xml(second)).find("testsuite[@name='drift']/testcase/failure") is None
+    assert 'run1' in html.html(second)
+
+
+def test_query_selects_findings_and_listeners():
+    doc = fleet()
+    expr = query.compile_query("findings[?severity=='critical'].[host, where]")
+    assert sorted(map(tuple, query.run(expr, doc)))[0] == ('web1', '0.0.0.0:5353/udp (unknown process)')
+    assert query.run(query.compile_query("listeners[?port==`5432`].host"), doc) == ['web1', 'web2']
+    with pytest.raises(ValueError, match="query: 'findings\\[' is not a JMESPath expression"):
+        query.compile_query('findings[')
+
+
+def test_fleet_json_is_slim_and_host_files_keep_the_detail():
+    doc = fleet()
+    slim = json.loads(render.fleet_json(doc))
+    web1 = next(h for h in slim['hosts'] if h['host'] == 'web1')
+    assert all('processes' not in lst and lst['text'] for lst in web1['listeners'])
+    telnet = next(f for f in web1['findings'] if f['listener'] and f['listener']['port'] == 23)
+    group = next(g for g in slim['groups'] if g['id'] == telnet['group'])
+    assert group['title'] == 'denied 23/tcp (in.telnetd)' and 'explanation' not in telnet  # said once, in the group
+    assert 'policy' not in web1 and web1['policy_id'] in slim['policies']
+    # The host reports the fleet was built from are not changed: the per-host file keeps everything.
+    full = json.loads(render.to_json(next(h for h in doc['hosts'] if h['host'] == 'web1')))
+    assert full['policy'] == slim['policies'][full['policy_id']]
+    assert full['listeners'][0]['processes'] and full['findings'][0]['explanation']
+    # Drift reads the slim file of the previous run.
+    assert drift.drift(slim, doc)['state'] == 'unchanged'
+
+
+def test_bulk_restores_the_garbage_collector():
+    import gc
+    assert gc.isenabled()
+    with pytest.raises(build.ReportError):
+        with build.bulk():
+            assert not gc.isenabled()
+            raise build.ReportError('x')
+    assert gc.isenabled()

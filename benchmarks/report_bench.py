@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fleet report speed and size: 1,000 hosts x 50 findings; prints a Markdown table.
+
+    PYTHONPATH=.build/collections .venv/bin/python benchmarks/report_bench.py [--hosts 1000] [--findings 50] [--runs 5]
+
+Each host has 60 listeners, 50 of them with a finding, spread over 200
+finding groups (so the matrix has many columns), with realistic command lines.
+Timed: building the host and fleet documents plus drift against the previous
+run's fleet.json (the same fleet, parsed from its text), then rendering fleet.json,
+fleet.md and fleet.html. Target: <= 2 s for those four steps. The synthetic
+inputs and the per-host files are timed and printed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html, render
+
+KINDS = ('unexpected', 'denied', 'wrong_exposure', 'expired')
+SEVS = ('critical', 'high', 'medium', 'low', 'info')
+
+
+def synthetic_audit(h, findings, listeners=60):
+    lsts, fnds = [], []
+    for i in range(listeners):
+        port = 1000 + (h * 7 + i * 13) % 200 if i < findings else 30000 + i
+        lst = {'protocol': 'tcp' if i % 5 else 'udp', 'family': 'ipv4', 'address': '0.0.0.0', 'port': port,
+               'scope': None, 'exposure': 'wildcard', 'dual_stack': False, 'services': ['svc%d.service' % port],
+               'processes': [{'pid': 1000 + i, 'name': 'proc%d' % (port % 50), 'exe': '/usr/bin/proc%d' % (port % 50),
+                              'cmdline': '/usr/bin/proc%d --config /etc/proc/%d.conf --listen 0.0.0.0:%d' % (port % 50, port, port),
+                              'user': 'svc', 'unit': 'svc%d.service' % port}]}
+        lsts.append(lst)
+        if i < findings:
+            fnds.append({'id': '%d-%d' % (port, i), 'kind': KINDS[port % len(KINDS)], 'severity': SEVS[port % 5],
+                         'severity_reasons': ['listens on every address (wildcard)'], 'listener': lst,
+                         'rule': None, 'nearest_rule': None, 'protected': False,
+                         'explanation': '%d/tcp is assigned by IANA to service-%d. No allow rule matches it.' % (port, port),
+                         'remediation': {'status': 'block', 'action': 'block', 'unit': None, 'reason': 'block %d' % port}})
+    policy = {'allow': [{'index': 0, 'list': 'allow', 'origin': 'group_vars/all', 'text': '22/tcp', 'expires': None}],
+              'deny': [], 'require': [], 'settings': {'unexpected': 'report'}, 'settings_origin': {'unexpected': 'built-in'}}
+    # port_audit's verdicts, aligned with the listeners: which findings each one has (or the rule that allowed it).
+    verdicts = [{'allowed_by': None if i < findings else policy['allow'][0], 'ignored_by': None,
+                 'finding_ids': ['%d-%d' % (lst['port'], i)] if i < findings else []} for i, lst in enumerate(lsts)]
+    return {'findings': fnds, 'listeners': lsts, 'verdicts': verdicts,
+            'summary': {'passed': False, 'listeners': listeners}, 'effective_policy': policy}
+
+
+STEPS = ('build + drift', 'fleet.json', 'fleet.md', 'fleet.html')
+
+
+def _timed(step, fn, times):
+    t0 = (time.perf_counter(), time.process_time())
+    value = fn()
+    times[step] = (time.perf_counter() - t0[0], time.process_time() - t0[1])
+    return value
+
+
+def run(hosts, findings, previous):
+    """One report generation; returns the fleet, the texts and {step: (wall, cpu)}.
+
+    The synthetic audits are made first and timed apart: in a real run they are
+    the port_audit results the hosts sent back, not report work.
+    """
+    times = {}
+    # Through JSON, as port_audit results reach the action plugin: a finding holds its own copy of its listener.
+    audits = _timed('inputs (synthetic audits)', lambda: json.loads(json.dumps([
+        synthetic_audit(h, findings) for h in range(hosts)])), times)
+
+    with build.bulk():  # as the action plugin runs it
+        return _generate(hosts, audits, previous, times)
+
+
+def _generate(hosts, audits, previous, times):
+    def build_all():
+        reports = [build.host_report('host%04d.example' % h, audit, groups=['g%d' % (h % 10)])
+                   for h, audit in enumerate(audits)]
+        fleet = build.fleet_report(reports, generated='bench')
+        # The previous run's fleet.json is read back (as the action plugin does) inside the timed step.
+        fleet['drift'] = drift.drift(json.loads(previous) if previous else None, fleet)
+        return fleet
+    fleet = _timed('build + drift', build_all, times)
+    out = {}
+    out['fleet.json'] = _timed('fleet.json', lambda: render.fleet_json(fleet), times)
+    out['fleet.md'] = _timed('fleet.md', lambda: render.markdown(fleet), times)
+    out['fleet.html'] = _timed('fleet.html', lambda: html.html(fleet), times)
+    per_host = _timed('hosts/*.json (per-host files)', lambda: [render.to_json(r) for r in fleet['hosts']], times)
+    out['hosts/*.json (all)'] = ''.join(per_host)
+    return fleet, out, times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=1000)
+    parser.add_argument('--findings', type=int, default=50)
+    parser.add_argument('--runs', type=int, default=5)
+    args = parser.parse_args()
+    # The previous run, as the next run reads it back from fleet.json.
+    previous = run(args.hosts, args.findings, None)[1]['fleet.json']
+    runs = []
+    for _run in range(args.runs):
+        out, times = run(args.hosts, args.findings, previous)[1:]
+        runs.append(times)
+
+    def median(step, which):
+        return statistics.median(t[step][which] for t in runs)
+    print('Fleet report: %d hosts x %d findings (%d listeners per host), median of %d runs; wall = elapsed, '
+          'CPU = time.process_time() (the machine may be shared, so wall can be far above CPU)'
+          % (args.hosts, args.findings, 60, args.runs))
+    print('')
+    print('| step | wall s | CPU s |')
+    print('|---|---:|---:|')
+    for step in runs[0]:
+        print('| %s | %.2f | %.2f |' % (step, median(step, 0), median(step, 1)))
+    wall = statistics.median(sum(t[s][0] for s in STEPS) for t in runs)
+    cpu = statistics.median(sum(t[s][1] for s in STEPS) for t in runs)
+    print('| **build + drift + JSON + Markdown + HTML, target <= 2 s** | **%.2f** (%s) | **%.2f** (%s) |'
+          % (wall, 'ok' if wall <= 2 else 'OVER', cpu, 'ok' if cpu <= 2 else 'OVER'))
+    print('')
+    print('| file | size (MB) |')
+    print('|---|---:|')
+    for key, text in out.items():
+        print('| %s | %.2f |' % (key, len(text.encode('utf-8', 'surrogateescape')) / 1e6))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Which container a network namespace belongs to, and which host ports reach it.
+
+The container is read from the cgroup of a process in the namespace (every
+runtime names the cgroup after the container id), then its name, image and pod
+from the runtime's own files on disk (no runtime command runs):
+
+- podman / CRI-O: containers/storage ``overlay-containers/containers.json`` and
+  the OCI ``config.json`` annotations of the bundle;
+- docker: ``/var/lib/docker/containers/ID/config.v2.json``;
+- containerd (Kubernetes): the OCI ``config.json`` of the task bundle, whose
+  ``io.kubernetes.*`` annotations name the pod.
+
+Published ports: a host listener held by a forwarder names its container on
+its command line (docker-proxy ``-container-ip/-container-port``, conmon
+``-c ID``); the DNAT rules of iptables or nftables say where a host port goes.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+from .schema import make_container
+
+_ID = r'([0-9a-f]{64})'
+# Order matters: conmon's own cgroup (libpod-conmon-ID) is on the host side, not the container's.
+CGROUP_RUNTIMES = (
+    (re.compile(r'libpod-conmon-' + _ID), None),
+    (re.compile(r'libpod-' + _ID), 'podman'),
+    (re.compile(r'docker-' + _ID + r'\.scope|/docker/' + _ID), 'docker'),
+    (re.compile(r'cri-containerd-' + _ID + r'\.scope'), 'containerd'),
+    (re.compile(r'crio-(?:conmon-)?' + _ID + r'\.scope'), 'cri-o'),
+    (re.compile(r'/kubepods[^\n]*/pod[0-9a-f_-]{36}/' + _ID), 'containerd'),
+)
+POD_UID = re.compile(r'pod([0-9a-f]{8}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{12})')
+STORAGE = ('/var/lib/containers/storage', '/run/containers/storage')
+DOCKER = '/var/lib/docker/containers'
+CONTAINERD_TASKS = '/run/containerd/io.containerd.runtime.v2.task'
+
+
+def from_cgroup(data):
+    """(runtime, id, pod uid) from /proc/PID/cgroup text, or None when no container runtime made it."""
+    if isinstance(data, bytes):
+        data = data.decode('utf-8', 'replace')
+    for pattern, runtime in CGROUP_RUNTIMES:
+        match = pattern.search(data)
+        if match:
+            if runtime is None:
+                return None
+            cid = next(g for g in match.groups() if g)
+            pod = POD_UID.search(data)
+            return runtime, cid, pod.group(1).replace('_', '-') if pod else None
+    return None
+
+
+def _load_json(path):
+    try:
+        with open(path, 'rb') as handle:
+            return json.loads(handle.read().decode('utf-8', 'replace'))
+    except (OSError, ValueError):
+        return None
+
+
+class Catalog(object):
+    """Names and images of containers, read lazily from the runtimes' files, once per run."""
+
+    def __init__(self, storage=STORAGE, docker=DOCKER, tasks=CONTAINERD_TASKS):
+        self.storage, self.docker, self.tasks = storage, docker, tasks
+        self._storage = None
+
+    def _storage_index(self):
+        if self._storage is None:
+            self._storage = {}
+            for root in self.storage:
+                for entry in _load_json(os.path.join(root, 'overlay-containers', 'containers.json')) or ():
+                    if isinstance(entry, dict) and entry.get('id'):
+                        self._storage[entry['id']] = (root, entry)
+        return self._storage
+
+    def _annotations(self, cid):
+        paths = [os.path.join(root, 'overlay-containers', cid, 'userdata', 'config.json') for root in self.storage]
+        paths += glob.glob(os.path.join(self.tasks, '*', cid, 'config.json'))
+        for path in paths:
+            spec = _load_json(path)
+            if isinstance(spec, dict):
+                return spec.get('annotations') or {}
+        return {}
+
+    def describe(self, runtime, cid, pod_uid=None):
+        """The schema ``container`` record for one container."""
+        name = image = None
+        notes = self._annotations(cid)
+        pod = notes.get('io.kubernetes.pod.name') or notes.get('io.kubernetes.cri.sandbox-name') or pod_uid
+        if runtime == 'docker':
+            config = _load_json(os.path.join(self.docker, cid, 'config.v2.json')) or {}
+            name = (config.get('Name') or '').lstrip('/') or None
+            image = (config.get('Config') or {}).get('Image')
+        else:
+            entry = self._storage_index().get(cid)
+            if entry is not None:
+                names = entry[1].get('names') or []
+                name = names[0] if names else None
+                try:
+                    image = json.loads(entry[1].get('metadata') or '{}').get('image-name')
+                except ValueError:
+                    image = None
+            name = (notes.get('io.kubernetes.container.name') or notes.get('io.kubernetes.cri.container-name')
+                    or name)
+            image = (notes.get('io.kubernetes.cri.image-name') or notes.get('io.kubernetes.cri-o.ImageName')
+                     or image)
+        return make_container(runtime, id=cid, name=name, image=image, pod=pod)
+
+
+def forwarder(name, cmdline):
+    """What a port forwarder's command line says: {via, container_id, address, port} or None.
+
+    docker-proxy: ``-container-ip 172.17.0.2 -container-port 80``; conmon: ``-c ID`` (the
+    port it holds is a reservation, the DNAT rules say where it goes); rootlessport: none.
+    """
+    if not cmdline:
+        return None
+    argv = cmdline.split(' ')
+    base = os.path.basename(name or '')
+
+    def arg(flag):
+        for i, value in enumerate(argv[:-1]):
+            if value in (flag, '-' + flag):
+                return argv[i + 1]
+        return None
+
+    if base == 'docker-proxy':
+        port = arg('-container-port')
+        return {'via': 'docker-proxy', 'container_id': None, 'address': arg('-container-ip'),
+                'port': int(port) if port and port.isdigit() else None}
+    if base == 'conmon':
+        return {'via': 'conmon', 'container_id': arg('-c') or arg('--cid'), 'address': None, 'port': None}
+    if base in ('rootlessport', 'rootlessport-child'):
+        return {'via': 'rootlessport', 'container_id': None, 'address': None, 'port': None}
+    return None
+
+
+_IPT = re.compile(r'^-A \S+ (?P<rest>.*-j DNAT --to-destination (?P<to>[0-9.]+):(?P<to_port>\d+))')
+_NFT = re.compile(r'(?P<proto>tcp|udp) dport (?P<port>\d+) .*dnat(?: ip)? to (?P<to>[0-9.]+):(?P<to_port>\d+)')
+
+
+def parse_iptables_nat(text):
+    """DNAT rules from ``iptables-save -t nat``: [(protocol, host address or None, host port, ip, port)]."""
+    rules = []
+    for line in text.splitlines():
+        match = _IPT.match(line.strip())
+        if not match:
+            continue
+        rest = match.group('rest')
+        proto = re.search(r'-p (tcp|udp)\b', rest)
+        dport = re.search(r'--dport (\d+)\b', rest)
+        if not proto or not dport:
+            continue
+        daddr = re.search(r'-d ([0-9.]+)(?:/32)?\b', rest)
+        rules.append((proto.group(1), daddr.group(1) if daddr else None, int(dport.group(1)),
+                      match.group('to'), int(match.group('to_port'))))
+    return rules
+
+
+def parse_nft(text):
+    """DNAT rules from ``nft list ruleset``: same tuples as parse_iptables_nat."""
+    rules = []
+    for line in text.splitlines():
+        match = _NFT.search(line)
+        if not match:
+            continue
+        daddr = re.search(r'ip daddr ([0-9.]+)\b', line)
+        rules.append((match.group('proto'), daddr.group(1) if daddr else None, int(match.group('port')),
+                      match.group('to'), int(match.group('to_port'))))
+    return rules
+
+
+def dnat_rules(runner):
+    """(rules, via) from iptables-save or nft, whichever answers (both when both do)."""
+    found = []
+    for argv, parse, via in ((['iptables-save', '-t', 'nat'], parse_iptables_nat, 'iptables'),
+                             (['nft', 'list', 'ruleset'], parse_nft, 'nftables')):
+        path = _which(argv[0])
+        if path is None:
+            continue
+        rc, out, _err = runner([path] + argv[1:])
+        if rc == 0:
+            found.extend((rule, via) for rule in parse(out))
+    return found
+
+
+def _which(command):
+    for directory in ('/usr/sbin', '/sbin', '/usr/bin', '/bin'):
+        path = os.path.join(directory, command)
+        if os.access(path, os.X_OK):
+            return path
+    return None

@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Every network namespace of the host, and a way to read sockets inside each.
+
+Namespaces are found where they are kept alive: the ns/net link of every
+process (containers, pods, sandboxes) and the bind mounts in /run/netns (named
+`ip netns`) and /run/docker/netns. Sockets are read by a short-lived thread that
+setns()es into each namespace in turn and dumps sock_diag there: a network
+namespace belongs to a thread, so the caller's own thread never leaves its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import struct
+import threading
+
+from . import netlink
+
+PROC = '/proc'
+NAMED_DIRS = ('/run/netns', '/run/docker/netns')
+CLONE_NEWNET = 0x40000000
+SIOCGIFCONF = 0x8912
+
+
+def _inode(link):
+    """4026531840 from 'net:[4026531840]', else None."""
+    if link.startswith('net:[') and link.endswith(']'):
+        return int(link[5:-1])
+    return None
+
+
+class Namespace(object):
+    """One network namespace: how to open it and what names it."""
+
+    def __init__(self, inode):
+        self.inode = inode
+        self.path = None       # a path that open()s the namespace
+        self.named = None      # `ip netns` name (or docker sandbox file name)
+        self.named_dir = None
+        self.pids = []         # processes whose ns/net is this namespace
+
+    def __repr__(self):
+        return 'Namespace(%r, named=%r, pids=%d)' % (self.inode, self.named, len(self.pids))
+
+
+def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
+    """(namespaces by inode, unreadable process count).
+
+    ``netns_of`` (pid -> inode) is what an owner pass already read; only the rest is read here.
+    """
+    found = {}
+    unreadable = 0
+    for directory in named_dirs:
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(directory, entry)
+            try:
+                inode = os.stat(path).st_ino
+            except OSError:
+                continue  # a stale mount point, removed meanwhile
+            ns = found.get(inode) or found.setdefault(inode, Namespace(inode))
+            if ns.named is None:
+                ns.named, ns.named_dir, ns.path = entry, directory, path
+    netns_of = dict(netns_of or {})
+    try:
+        names = [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        names = []
+    for name in names:
+        pid = int(name)
+        inode = netns_of.get(pid)
+        if inode is None:
+            try:
+                inode = _inode(os.readlink('%s/%s/ns/net' % (proc, name)))
+            except PermissionError:
+                unreadable += 1
+                continue
+            except OSError:
+                continue  # exited
+        if inode is None:
+            continue
+        ns = found.get(inode) or found.setdefault(inode, Namespace(inode))
+        ns.pids.append(pid)
+        if ns.path is None:
+            ns.path = '%s/%s/ns/net' % (proc, name)
+    for ns in found.values():
+        ns.pids.sort()
+    return found, unreadable
+
+
+def _setns(fd):
+    # ctypes only where a namespace is entered: the default gather does without its memory.
+    import ctypes  # pylint: disable=import-outside-toplevel
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def ipv4_addresses():
+    """IPv4 addresses of this thread's network namespace (SIOCGIFCONF)."""
+    import ctypes  # pylint: disable=import-outside-toplevel
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        size = 40 * 128
+        buf = ctypes.create_string_buffer(size)
+        ifconf = struct.pack('iL', size, ctypes.addressof(buf))
+        length = struct.unpack('iL', fcntl.ioctl(sock.fileno(), SIOCGIFCONF, ifconf))[0]
+        data = buf.raw[:length]
+        return {socket.inet_ntoa(data[i + 20:i + 24]) for i in range(0, len(data), 40)}
+    finally:
+        sock.close()
+
+
+def collect_each(namespaces, protocols, families, with_addresses=False):
+    """Sockets of each namespace: {inode: (records, addresses, ifnames, error)}.
+
+    records are netlink records (protocol, family, rec); ifnames maps an ifindex to
+    its name in that namespace; error is a message when the namespace could not be
+    entered or read (records then empty). Runs in one thread of its own.
+    """
+    out = {}
+
+    def work():
+        for ns in namespaces:
+            try:
+                fd = os.open(ns.path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+            except OSError as exc:
+                out[ns.inode] = ([], set(), {}, 'cannot open %s: %s' % (ns.path, exc.strerror))
+                continue
+            try:
+                _setns(fd)
+            except OSError as exc:
+                reason = exc.strerror
+                if exc.errno == errno.EPERM:
+                    reason += ' (entering a network namespace needs CAP_SYS_ADMIN)'
+                out[ns.inode] = ([], set(), {}, 'cannot enter: %s' % reason)
+                continue
+            finally:
+                os.close(fd)
+            try:
+                records = netlink.collect(protocols, families)
+            except netlink.NetlinkError as exc:
+                out[ns.inode] = ([], set(), {}, 'sock_diag: %s' % exc.strerror)
+                continue
+            names = {}
+            for _p, _f, recs in records:
+                for rec in recs:
+                    netlink.ifname(rec[3], names)
+            addresses = set()
+            if with_addresses:
+                try:
+                    addresses = ipv4_addresses()
+                except OSError:
+                    pass
+            out[ns.inode] = (records, addresses, names, None)
+
+    thread = threading.Thread(target=work, name='hostsec-netns')
+    thread.start()
+    thread.join()
+    return out

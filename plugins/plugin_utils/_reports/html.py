@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""The self-contained HTML fleet report (``fleet.html``).
+
+One file, no network: the data is one ``application/json`` block (never
+executed), the style and the script are inline and allowed by their hashes
+in a Content-Security-Policy that also forbids every fetch and, through
+Trusted Types, any string-to-HTML assignment. The script builds the page
+with ``textContent``/``createElement`` only, so a host name or process name
+is always text, never markup. Strings are stored once in a table and rows
+refer to them by index, which keeps 1,000 hosts x 50 findings at a few MB;
+the matrix renders only the rows on screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import SEVERITIES, group_id, group_key
+
+_ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'assets')
+STATES = ('compliant', 'non-compliant', 'not audited')
+
+
+def _asset(name):
+    with open(os.path.join(_ASSETS, name), encoding='utf-8') as handle:
+        return handle.read()
+
+
+class _Strings:
+    """One table of every distinct string; data rows hold indexes into it."""
+
+    def __init__(self):
+        self.index = {}
+        self.table = []
+
+    def __call__(self, value):
+        if value is None:
+            return -1
+        pos = self.index.get(value)
+        if pos is None:
+            value = str(value)
+            pos = self.index.get(value)
+            if pos is None:
+                pos = self.index[value] = len(self.table)
+                self.table.append(value)
+        return pos
+
+
+def _rule_text(rule):
+    if not rule:
+        return None
+    text = '%s[%s] %s (from %s)' % (rule.get('list'), rule.get('index'), rule.get('text'), rule.get('origin'))
+    if rule.get('expires'):
+        text += ', expires %s' % rule['expires']
+    return text
+
+
+def _processes(lst):
+    procs = []
+    for p in lst.get('processes') or ():
+        bits = [str(p.get('name') or '?')]
+        if p.get('pid') is not None:
+            bits.append('pid %s' % p['pid'])
+        if p.get('user') is not None:
+            bits.append('user %s' % p['user'])
+        if p.get('cmdline'):
+            bits.append('cmdline %s' % p['cmdline'])
+        procs.append(', '.join(bits))
+    return '; '.join(procs) or 'unknown process'
+
+
+def _verdict(lst):
+    if lst.get('allowed_by'):
+        return 'allowed by ' + _rule_text(lst['allowed_by'])
+    if lst.get('finding_ids'):
+        return 'finding'
+    if lst.get('ignored_by'):
+        return 'ignored by ' + str(lst['ignored_by'])
+    if lst.get('verdict_known') is False:
+        return 'no finding (the audit did not say which rule allowed it)'
+    return 'no finding'
+
+
+def report_data(fleet):
+    """The compact data block the page reads (see assets/fleet.js for the layout)."""
+    s = _Strings()
+    sev_code = {name: i for i, name in enumerate(SEVERITIES)}
+    groups = fleet.get('groups') or []
+    host_pos = {rep['host']: i for i, rep in enumerate(fleet['hosts'])}
+    # Findings name their group by id (build.group_findings made each group once).
+    group_pos = {g['id']: i for i, g in enumerate(groups)}
+    out_groups = [[s(g['title']), s(g['kind']), sev_code.get(g['severity'], len(SEVERITIES)), s(g['explanation']),
+                   [host_pos[h] for h in g['hosts'] if h in host_pos], s(g['id'])] for g in groups]
+    drift_hosts = (fleet.get('drift') or {}).get('hosts') or {}
+    no_sev = len(SEVERITIES)
+    hosts = []
+    for rep in fleet['hosts']:
+        listeners = []
+        lpos = {}
+        for lst in rep.get('listeners') or ():
+            lpos[(lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port'))] = len(listeners)
+            listeners.append([s(lst.get('text')), s(lst.get('owner')), s(_processes(lst)), s(_verdict(lst)),
+                              s(lst.get('exposure'))])
+        findings = []
+        for f in rep['findings']:
+            lst = f.get('listener') or {}
+            li = lpos.get((lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port')), -1)
+            gi = group_pos.get(f.get('group') or group_id(group_key(f)), -1)
+            rule = f.get('rule')
+            rule = _rule_text(rule) if rule else (
+                'nearest: ' + _rule_text(f['nearest_rule']) if f.get('nearest_rule') else None)
+            findings.append([gi, sev_code.get(f['severity'], no_sev), s(f['status']), s(f['status_reason']),
+                             li, s(rule), s('; '.join(f.get('severity_reasons') or ())), s(f['where'])])
+        state = 2 if not rep['audited'] else (0 if rep['compliant'] else 1)
+        drift = drift_hosts.get(rep['host'])
+        hosts.append([s(rep['host']), [s(g) for g in rep.get('groups') or ()], state, s(rep['mode'] + (
+            ' (check mode)' if rep.get('check_mode') else '')), s(rep.get('policy_id')),
+            [s(e) for e in rep['errors']], findings, listeners,
+            [[s(i['listener']), s(i['owner']), s(i['ignored_by'])] for i in rep['ignored_listeners']],
+            s(json.dumps(drift, sort_keys=True)) if drift else -1])
+    meta = {
+        'generated': fleet.get('generated'),
+        'provenance': fleet.get('provenance') or {},
+        'compliance': fleet.get('compliance') or {},
+        'totals': fleet['totals'],
+        'drift': {k: v for k, v in (fleet.get('drift') or {}).items() if k != 'hosts'} or None,
+        'vanished': sorted(h for h, e in drift_hosts.items() if e.get('state') == 'vanished'),
+        'policies': fleet.get('policies') or {},
+        'severities': list(SEVERITIES),
+        'states': list(STATES),
+    }
+    return {'meta': meta, 'S': s.table, 'groups': out_groups, 'hosts': hosts}
+
+
+def _json_block(data):
+    text = json.dumps(data, ensure_ascii=False, separators=(',', ':'), default=str)
+    # Neither '</script>' nor '<!--' from a host can end or confuse the data block.
+    return text.replace('&', '\\u0026').replace('<', '\\u003c').replace('>', '\\u003e')
+
+
+def _sha(text):
+    return base64.b64encode(hashlib.sha256(text.encode('utf-8')).digest()).decode('ascii')
+
+
+def html(fleet):
+    """The whole fleet.html document as text."""
+    style = _asset('fleet.css')
+    script = _asset('fleet.js')
+    csp = ("default-src 'none'; script-src 'sha256-%s'; style-src 'sha256-%s'; img-src data:; base-uri 'none'; "
+           "form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'" % (_sha(script), _sha(style)))
+    return ''.join((
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n',
+        '<meta http-equiv="Content-Security-Policy" content="%s">\n' % csp,
+        '<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n',
+        '<title>Listening-port fleet report</title>\n',
+        '<style>', style, '</style>\n</head>\n<body>\n',
+        _asset('fleet.body.html'),
+        '<script type="application/json" id="data">', _json_block(report_data(fleet)), '</script>\n',
+        '<script>', script, '</script>\n</body>\n</html>\n'))

@@ -1,0 +1,159 @@
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""namespaces=all against real network namespaces: a named `ip netns` and a podman container."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CHILD = os.path.join(HERE, 'gather_child.py')
+COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
+SYSTEM_PYTHON = '/usr/bin/python3'
+IMAGE = 'localhost/hostsec-ports-debian12:latest'
+LOCK = '/tmp/hostsec-molecule.lock'
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which('ip') is None, reason='needs root and iproute2')
+
+
+@pytest.fixture(scope='module')
+def named_ns():
+    """A named network namespace with a child holding 127.0.0.1:PORT/tcp inside it."""
+    name = 'hostsec-t-%d' % os.getpid()
+    subprocess.run(['ip', 'netns', 'add', name], check=True)
+    child = None
+    try:
+        subprocess.run(['ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up'], check=True)
+        child = subprocess.Popen(['ip', 'netns', 'exec', name, sys.executable, CHILD, '--only-one'],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        info = json.loads(child.stdout.readline())
+        yield {'name': name, 'inode': os.stat('/run/netns/' + name).st_ino, 'pid': info['pid'],
+               'port': info['tcp4_loop'][3]}
+    finally:
+        if child is not None:
+            child.stdin.close()
+            child.wait(timeout=30)
+        subprocess.run(['ip', 'netns', 'del', name], check=False)
+
+
+def _in(result, netns, port):
+    return [lst for lst in expand(result) if lst['netns'] == netns and lst['port'] == port]
+
+
+def test_default_gather_stays_in_its_own_namespace(named_ns):
+    result = linux.gather()
+    assert 'namespaces' not in result
+    assert {lst['netns'] for lst in result['listeners']} == {result['netns']}
+    assert not _in(result, named_ns['inode'], named_ns['port'])
+    assert all('container' not in lst for lst in result['listeners'])
+
+
+def test_all_namespaces_find_and_attribute_a_named_netns(named_ns):
+    result = linux.gather(namespaces='all', protocols=['tcp'])
+    found = _in(result, named_ns['inode'], named_ns['port'])
+    assert len(found) == 1
+    lst = validate_listener(found[0])
+    assert lst['address'] == '127.0.0.1' and lst['exposure'] == 'loopback'
+    assert [p['pid'] for p in lst['processes']] == [named_ns['pid']]
+    assert lst['container'] == {'runtime': 'netns', 'id': None, 'name': named_ns['name'], 'image': None, 'pod': None}
+    summary = [ns for ns in result['namespaces'] if ns['netns'] == named_ns['inode']]
+    assert summary and summary[0]['entered'] is True and summary[0]['error'] is None
+    # The host's own listeners are still there, and still without a container.
+    assert all('container' not in lst for lst in result['listeners'] if lst['netns'] == result['netns'])
+
+
+NOBODY_SCRIPT = r'''
+import json
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
+print(json.dumps(gather(namespaces='all')))
+'''
+
+
+@pytest.mark.skipif(shutil.which('runuser') is None, reason='needs runuser')
+def test_non_root_says_which_namespaces_it_could_not_enter(named_ns):
+    proc = subprocess.run(['runuser', '-u', 'nobody', '--', 'env', 'PYTHONPATH=' + COLLECTIONS,
+                           'PYTHONDONTWRITEBYTECODE=1', SYSTEM_PYTHON, '-c', NOBODY_SCRIPT],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60,
+                          cwd='/', check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert not _in(result, named_ns['inode'], named_ns['port'])
+    summary = [ns for ns in result['namespaces'] if ns['netns'] == named_ns['inode']]
+    assert summary and summary[0]['entered'] is False and 'CAP_SYS_ADMIN' in summary[0]['error']
+    text = ' '.join(result['warnings'])
+    assert 'could not be read' in text and 'not root' in text and named_ns['name'] in text, text
+
+
+LOCK_WAIT = 900  # seconds: molecule scenarios hold the podman lock for minutes
+
+
+def _podman(*args, check=False):
+    # Serialised with every molecule scenario through one lock; flock exits 1 if it waited in vain.
+    env = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, 'extensions', 'molecule', 'containers.conf'))
+    return subprocess.run(['flock', '-w', str(LOCK_WAIT), LOCK, 'podman'] + list(args), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=LOCK_WAIT + 300, check=check)
+
+
+def _podman_ready():
+    if shutil.which('podman') is None or shutil.which('flock') is None:
+        return False
+    return _podman('image', 'exists', IMAGE).returncode == 0
+
+
+@pytest.fixture(scope='module')
+def container():
+    if not _podman_ready():
+        pytest.skip('podman or the test image %s is missing (make image), or the podman lock %s stayed busy'
+                    % (IMAGE, LOCK))
+    name = 'hostsec-netns-%s' % uuid.uuid4().hex[:8]
+    with socket.socket() as probe:  # a free host port for the published one
+        probe.bind(('127.0.0.1', 0))
+        host_port = probe.getsockname()[1]
+    run = _podman('run', '-d', '--name', name, '-p', '127.0.0.1:%d:8080' % host_port, IMAGE,
+                  'python3', '-m', 'http.server', '8080')
+    if run.returncode != 0:
+        pytest.skip('podman run failed: %s' % run.stderr[-300:])
+    try:
+        cid = run.stdout.strip().splitlines()[-1]
+        pid = int(_podman('inspect', '-f', '{{.State.Pid}}', name, check=True).stdout.strip())
+        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
+        for _attempt in range(100):  # the server binds shortly after start
+            result = linux.gather(namespaces='all', protocols=['tcp'])
+            if _in(result, inode, 8080):
+                break
+        yield {'name': name, 'id': cid, 'pid': pid, 'inode': inode, 'host_port': host_port}
+    finally:
+        _podman('rm', '-f', '-t', '0', name)
+
+
+def test_podman_container_listener_found_attributed_and_published(container):
+    result = linux.gather(namespaces='all', protocols=['tcp'])
+    found = _in(result, container['inode'], 8080)
+    assert len(found) == 1
+    lst = validate_listener(found[0])
+    assert lst['container'] == {'runtime': 'podman', 'id': container['id'], 'name': container['name'],
+                                'image': IMAGE, 'pod': None}
+    assert [p['pid'] for p in lst['processes']] == [container['pid']]
+    assert lst['published'] == [{'address': '127.0.0.1', 'port': container['host_port'], 'protocol': 'tcp',
+                                 'via': 'conmon', 'netns': result['netns']}]
+    host = _in(result, result['netns'], container['host_port'])
+    assert len(host) == 1 and host[0]['processes'][0]['name'] == 'conmon'
+    assert host[0]['forwards_to']['netns'] == container['inode'] and host[0]['forwards_to']['port'] == 8080
+    assert host[0]['forwards_to']['container']['name'] == container['name']
+    # The default gather sees the published host port only, as before.
+    default = linux.gather(protocols=['tcp'])
+    assert not _in(default, container['inode'], 8080) and _in(default, default['netns'], container['host_port'])
+    assert 'forwards_to' not in _in(default, default['netns'], container['host_port'])[0]

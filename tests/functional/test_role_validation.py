@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The port_policy role, run for real through ansible-playbook: bad variables stop the play first.
+
+A misspelt allow list would leave a host with no allow rules, and enforce would
+then block exactly what it meant to allow; so the play must stop in the
+validation phase, before any host is gathered or changed, naming the closest
+option. The second host is unreachable on purpose: validation never connects.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+ENV = dict(
+    os.environ,
+    ANSIBLE_COLLECTIONS_PATH='%s:%s' % (ROOT / '.build' / 'collections',
+                                        ROOT / '.venv' / 'lib' / 'python3.11' / 'site-packages'),
+    ANSIBLE_NOCOLOR='1',
+    ANSIBLE_RETRY_FILES_ENABLED='0',
+    ANSIBLE_LOCALHOST_WARNING='0',
+)
+
+
+def run_enforce(tmp_path, host_vars, extra=()):
+    inv = tmp_path / 'hosts.ini'
+    inv.write_text(
+        '[web]\n'
+        'local ansible_connection=local ansible_python_interpreter=%s %s\n'
+        'far ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh ansible_user=nobody\n'
+        % (sys.executable, host_vars))
+    proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(inv), 'hostsec.ports.enforce', '--check',
+                           '--diff', *extra], env=ENV, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('host_vars, message', [
+    ("port_policy_alow='[\"22/tcp\"]'",
+     'variable port_policy_alow is not an option of the role (did you mean port_policy_allow?)'),
+    ('port_policy_backend=nftables',
+     'variable port_policy_backend is not an option of the role (did you mean port_policy_firewall_backend?)'),
+    ("port_policy_allow_web='[\"443/tcp\"]'",
+     'variable port_policy_allow_web is not an option of the role (did you mean port_policy_allow__web?)'),
+])
+def test_misspelt_variable_stops_the_play_before_any_host_is_touched(tmp_path, host_vars, message):
+    rc, out = run_enforce(tmp_path, host_vars)
+    assert rc != 0, out
+    assert message in out, out
+    # Nothing was gathered: the audit task never ran on any host, and the far host was never contacted.
+    assert 'Audit listeners against the policy' not in out, out
+    assert 'UNREACHABLE' not in out, out
+
+
+def test_unknown_settings_key_is_named(tmp_path):
+    rc, out = run_enforce(tmp_path, "port_policy_settings='{\"unexpectd\": \"ignore\"}'")
+    assert rc != 0, out
+    assert 'unexpectd' in out and 'did you mean' in out, out
+    assert 'Audit listeners against the policy' not in out, out
+
+
+def test_one_host_with_a_bad_option_stops_every_host(tmp_path):
+    inv = tmp_path / 'hosts.ini'
+    inv.write_text(
+        'local ansible_connection=local ansible_python_interpreter=%s\n'
+        'far ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh ansible_user=nobody '
+        'port_policy_firewall_backend=pf\n' % sys.executable)
+    proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(inv), 'hostsec.ports.enforce', '--check'],
+                          env=ENV, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert 'port_policy_firewall_backend' in out and 'pf' in out, out
+    assert "the options of far failed the role's argument spec check" in out, out
+    assert 'Audit listeners against the policy' not in out, out

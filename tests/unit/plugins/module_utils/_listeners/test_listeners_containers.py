@@ -1,0 +1,80 @@
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Container attribution and DNAT parsing on output recorded on this project's build host (podman 4.3, netavark)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import containers
+
+CID = '99b3c248fd3a0c93de42b03601e3d5898b1508e778617d958d9b76b240643188'
+# /proc/PID/cgroup of a rootful podman container (cgroupfs manager, hybrid hierarchy).
+PODMAN_CGROUP = ''.join('%d:%s:/libpod_parent/libpod-%s\n' % (n, c, CID) for n, c in (
+    (9, 'name=systemd'), (8, 'pids'), (1, 'cpu'), (0, '')))
+IPTABLES = '''*nat
+-A NETAVARK-DN-1D8721804F16F -s 10.88.0.0/16 -d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j NETAVARK-HOSTPORT-SETMARK
+-A NETAVARK-DN-1D8721804F16F -d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j DNAT --to-destination 10.88.0.2:8080
+-A NETAVARK-HOSTPORT-DNAT -p tcp -m tcp --dport 18080 -m comment --comment "dnat name: podman id: %s" -j NETAVARK-DN-1D8721804F16F
+-A DOCKER ! -i docker0 -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.3:53
+COMMIT
+''' % CID
+NFT = (
+    '\t\tip saddr 127.0.0.1 ip daddr 127.0.0.1 tcp dport 18080 counter packets 0 bytes 0 jump NETAVARK-HOSTPORT-SETMARK\n'
+    '\t\tip daddr 127.0.0.1 tcp dport 18080 counter packets 0 bytes 0 dnat to 10.88.0.2:8080\n'
+    '\t\tudp dport 5353 dnat ip to 172.17.0.3:53\n'
+)
+
+
+@pytest.mark.parametrize('cgroup, expected', [
+    (PODMAN_CGROUP, ('podman', CID, None)),
+    ('0::/machine.slice/libpod-%s.scope\n' % CID, ('podman', CID, None)),
+    ('0::/machine.slice/libpod-conmon-%s.scope\n' % CID, None),  # conmon is on the host side
+    ('0::/system.slice/docker-%s.scope\n' % CID, ('docker', CID, None)),
+    ('12:memory:/docker/%s\n' % CID, ('docker', CID, None)),
+    ('0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1b2c3d4e_0000_1111_2222_333344445555.slice/'
+     'cri-containerd-%s.scope\n' % CID, ('containerd', CID, '1b2c3d4e-0000-1111-2222-333344445555')),
+    ('0::/kubepods.slice/kubepods-pod1b2c3d4e_0000_1111_2222_333344445555.slice/crio-%s.scope\n' % CID,
+     ('cri-o', CID, '1b2c3d4e-0000-1111-2222-333344445555')),
+    ('0::/system.slice/ssh.service\n', None),
+])
+def test_from_cgroup(cgroup, expected):
+    assert containers.from_cgroup(cgroup) == expected
+
+
+def test_catalog_reads_podman_storage(tmp_path):
+    store = tmp_path / 'storage'
+    (store / 'overlay-containers' / CID / 'userdata').mkdir(parents=True)
+    (store / 'overlay-containers' / 'containers.json').write_text(json.dumps([{
+        'id': CID, 'names': ['web'], 'image': 'be9d',
+        'metadata': json.dumps({'image-name': 'localhost/web:latest', 'name': 'web'})}]))
+    (store / 'overlay-containers' / CID / 'userdata' / 'config.json').write_text(json.dumps({'annotations': {}}))
+    catalog = containers.Catalog(storage=(str(store),), docker=str(tmp_path / 'none'), tasks=str(tmp_path / 'none'))
+    expected = {'runtime': 'podman', 'id': CID, 'name': 'web', 'image': 'localhost/web:latest', 'pod': None}
+    assert catalog.describe('podman', CID) == expected
+    # Unknown ids still name their runtime and id.
+    assert catalog.describe('cri-o', 'ab' * 32, 'uid-1')['pod'] == 'uid-1'
+
+
+def test_catalog_reads_docker_config(tmp_path):
+    (tmp_path / CID).mkdir()
+    (tmp_path / CID / 'config.v2.json').write_text(json.dumps({'Name': '/db', 'Config': {'Image': 'postgres:16'}}))
+    catalog = containers.Catalog(storage=(), docker=str(tmp_path), tasks=str(tmp_path / 'none'))
+    assert catalog.describe('docker', CID)['name'] == 'db' and catalog.describe('docker', CID)['image'] == 'postgres:16'
+
+
+def test_forwarder_command_lines():
+    proxy = '/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 -container-port 80'
+    expected = {'via': 'docker-proxy', 'container_id': None, 'address': '172.17.0.2', 'port': 80}
+    assert containers.forwarder('docker-proxy', proxy) == expected
+    conmon = '/usr/bin/conmon --api-version 1 -c %s -u %s -r /usr/bin/runc -n web' % (CID, CID)
+    assert containers.forwarder('conmon', conmon)['container_id'] == CID
+    assert containers.forwarder('nginx', 'nginx: master process') is None
+
+
+def test_dnat_rules_from_iptables_and_nft():
+    expected = [('tcp', '127.0.0.1', 18080, '10.88.0.2', 8080), ('udp', None, 5353, '172.17.0.3', 53)]
+    assert containers.parse_iptables_nat(IPTABLES) == expected
+    assert containers.parse_nft(NFT) == expected
