@@ -32,11 +32,18 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 CHILD = r'''
 import json, socket, sys
+# Ports the KB flags (malware, unauthorized use...) go to the baseline's review section on purpose:
+# the kernel's pick is random, so keep re-binding until it lands on an unflagged port.
+flagged = set(json.loads(sys.argv[1]))
 socks, ports = [], {}
 for name, kind, addr in (('loop', socket.SOCK_STREAM, '127.0.0.1'), ('wild', socket.SOCK_STREAM, '0.0.0.0'),
                          ('udp', socket.SOCK_DGRAM, '0.0.0.0')):
     s = socket.socket(socket.AF_INET, kind)
     s.bind((addr, 0))
+    while s.getsockname()[1] in flagged:
+        s.close()
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind((addr, 0))
     if kind == socket.SOCK_STREAM:
         s.listen()
     socks.append(s)
@@ -56,8 +63,11 @@ AUDIT = '''\
 
 class Child:
     def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, '-c', CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+        kb = get_kb()
+        flagged = sorted(port for port in range(1024, 65536)
+                         if kb.security_flags(port, 'tcp') or kb.security_flags(port, 'udp'))
+        self.proc = subprocess.Popen([sys.executable, '-c', CHILD, json.dumps(flagged)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
         self.ports = json.loads(self.proc.stdout.readline())
 
     def stop(self):

@@ -38,6 +38,7 @@ lists, but the entries inside them are shared: treat them as read-only.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from bisect import bisect_right
@@ -190,6 +191,7 @@ class KnowledgeBase:
         self._expanded = {}
         self._related = {}
         self._dangerous = None
+        self._dangerous_ports = None
 
     # indexes, built on first use so that loading stays cheap
     def _iana(self):
@@ -412,6 +414,14 @@ class KnowledgeBase:
         """
         if not isinstance(spec, PortSpec):
             raise KBError('spec: expected a PortSpec, got %r' % (spec,))
+        # A policy may hold thousands of rules and most touch no dangerous port: one bisect skips them.
+        if self._dangerous_ports is None:
+            self._dangerous_ports = sorted({port for dangerous, _note in self.dangerous_notes()
+                                            for port in range(dangerous.low, dangerous.high + 1)})
+        ports = self._dangerous_ports
+        at = bisect.bisect_left(ports, spec.low)
+        if at == len(ports) or ports[at] > spec.high:
+            return []
         worst = {}
         for dangerous, note in self.dangerous_notes():
             if not specs_overlap(spec, dangerous):
