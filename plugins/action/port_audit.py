@@ -65,6 +65,7 @@ class ActionModule(GuardedAction):
 
     def _work(self, args, task_vars, result):
         return self._audit(args, task_vars, result)
+
     def _audit(self, args, task_vars, result):
         today = parse_date(args['now'], 'now') if args['now'] else datetime.date.today()
         if args['known_vars'] is not None:

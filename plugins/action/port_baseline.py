@@ -31,6 +31,7 @@ class ActionModule(GuardedAction):
 
     def _work(self, args, task_vars, result):
         return self._baseline(args, task_vars, result)
+
     def _inputs(self, args, task_vars):
         """({host: result}, {group: [hosts]})."""
         if not re.match(r'^[A-Za-z_]\w*$', args['vars_prefix']):

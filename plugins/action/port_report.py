@@ -52,6 +52,7 @@ class ActionModule(GuardedAction):
     def _work(self, args, task_vars, result):
         with build.bulk():
             return self._report(args, task_vars, result)
+
     def _inputs(self, args, task_vars):
         """{host: (audit, outcome, inventory groups)}"""
         hostvars = task_vars.get('hostvars') or {}

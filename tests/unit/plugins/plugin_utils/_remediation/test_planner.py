@@ -133,7 +133,7 @@ def test_container_forwarder_is_not_blocked_in_vain():
 def test_actions_not_allowed_and_action_none():
     a, b = lst(9000, proc(1, 'x', unit='x.service')), lst(9001)
     _plan, out = plan([finding(a, 'stop'), finding(b, 'none', reason='wrong owner')], [a, b], mode='enforce',
-                  actions=['block'])
+                      actions=['block'])
     assert out[0]['remediation']['status'] == 'not remediated'
     assert out[0]['remediation']['reason'] == 'the policy asks to stop, but the allowed actions are block'
     assert out[1]['remediation'] == {'status': 'reported', 'action': 'none', 'unit': None,
