@@ -21,6 +21,7 @@ import json
 import statistics
 import time
 
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
 from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html, render
 
 KINDS = ('unexpected', 'denied', 'wrong_exposure', 'expired')
@@ -32,10 +33,13 @@ def synthetic_audit(h, findings, listeners=60):
     for i in range(listeners):
         port = 1000 + (h * 7 + i * 13) % 200 if i < findings else 30000 + i
         lst = {'protocol': 'tcp' if i % 5 else 'udp', 'family': 'ipv4', 'address': '0.0.0.0', 'port': port,
-               'scope': None, 'exposure': 'wildcard', 'dual_stack': False, 'services': ['svc%d.service' % port],
+               'scope': None, 'exposure': 'wildcard', 'dual_stack': False, 'v6only': None,
+               'state': 'listen' if i % 5 else 'unconnected', 'inode': 50000 + i, 'uid': 999, 'netns': None,
+               'services': ['svc%d.service' % port],
                'processes': [{'pid': 1000 + i, 'name': 'proc%d' % (port % 50), 'exe': '/usr/bin/proc%d' % (port % 50),
                               'cmdline': '/usr/bin/proc%d --config /etc/proc/%d.conf --listen 0.0.0.0:%d' % (port % 50, port, port),
-                              'user': 'svc', 'unit': 'svc%d.service' % port}]}
+                              'user': 'svc', 'uid': 999, 'start_time': None, 'unit': 'svc%d.service' % port,
+                              'services': ['svc%d.service' % port]}]}
         lsts.append(lst)
         if i < findings:
             fnds.append({'id': '%d-%d' % (port, i), 'kind': KINDS[port % len(KINDS)], 'severity': SEVS[port % 5],
@@ -48,7 +52,9 @@ def synthetic_audit(h, findings, listeners=60):
     # port_audit's verdicts, aligned with the listeners: which findings each one has (or the rule that allowed it).
     verdicts = [{'allowed_by': None if i < findings else policy['allow'][0], 'ignored_by': None,
                  'finding_ids': ['%d-%d' % (lst['port'], i)] if i < findings else []} for i, lst in enumerate(lsts)]
-    return {'findings': fnds, 'listeners': lsts, 'verdicts': verdicts,
+    # port_audit returns its listeners compact (owners once, in a table by pid), findings with their listener in full.
+    compact = schema.compact(lsts)
+    return {'findings': fnds, 'listeners': compact['listeners'], 'processes': compact['processes'], 'verdicts': verdicts,
             'summary': {'passed': False, 'listeners': listeners}, 'effective_policy': policy}
 
 

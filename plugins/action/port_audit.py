@@ -56,6 +56,13 @@ def _text(warning):
     return str(getattr(event, 'msg', warning)) if event is not None else str(warning)
 
 
+def _keep_compact(gathered):
+    """Keep a compact gather result as it came, to return it without building it again."""
+    listeners = gathered['listeners']
+    if isinstance(gathered.get('processes'), dict) and all(isinstance(lst, dict) and 'pids' in lst for lst in listeners):
+        gathered['compact'] = {'listeners': listeners, 'processes': gathered['processes']}
+
+
 class ActionModule(GuardedAction):
 
     NAME = 'port_audit'
@@ -80,13 +87,18 @@ class ActionModule(GuardedAction):
         policy = layering.build_policy(policy_vars, prefix=args['vars_prefix'], policy=args['policy'], kb=kb, today=today)
         for warning in policy.warnings:
             display.warning(warning)
-        protect = self._protect(args, task_vars)
+        try:
+            listed = protection.user_specs(args['protect'])
+        except protection.ProtectError as exc:
+            raise AuditError(str(exc))
         ephemeral = parse_ephemeral(args['ephemeral_range'])
 
         if args['listeners'] is not None:
             gathered = self._given(args['listeners'])
         else:
             gathered = self._gather(args, task_vars)
+        session = gathered.pop('session', None)
+        protect, ssh_source = self._protect(args, task_vars, listed, session)
         gather_warnings = [_text(w) for w in gathered.pop('warnings', None) or ()]
         platform = gathered.get('platform') or ('windows' if self._is_windows(task_vars) else 'linux')
         if ephemeral is None and gathered.get('ephemeral_range'):
@@ -108,18 +120,29 @@ class ActionModule(GuardedAction):
                             collector=gathered.get('collector'),
                             attribution_complete=gathered.get('attribution_complete'),
                             warnings=all_warnings, fail_on=fail_on, ignored=outcome['ignored'])
+        summary['ssh_connection_source'] = ssh_source
+        if args['full_listeners']:
+            returned = {'listeners': listeners}
+        else:
+            # Each process once: the reports and the baseline read this form through schema.expand().
+            returned = gathered.get('compact') or schema.compact(listeners)
         result.update(
             findings=findings,
             summary=summary,
             effective_policy=policy.effective(),
-            listeners=listeners,
+            listeners=returned['listeners'],
             verdicts=outcome.get('verdicts'),
             ignored_listeners=[{'listener': listeners[i], 'ignored_by': v['ignored_by']}
                                for i, v in enumerate(outcome.get('verdicts') or ()) if v.get('ignored_by')],
             protected=protect,
             plan=plan,
             policy_warnings=all_warnings,
+            # The task's effective check mode (--check, or the check_mode keyword of a play, block or
+            # include_role): the role's later tasks inherit the same, and no task needs a probe to learn it.
+            check_mode=bool(self._task.check_mode),
         )
+        if 'processes' in returned:
+            result['processes'] = returned['processes']
         if fail_on and not summary['passed']:
             counts = ', '.join('%s: %d' % (s, summary['by_severity'][s]) for s in summary['by_severity']
                                if s in fail_on and summary['by_severity'][s])
@@ -150,6 +173,7 @@ class ActionModule(GuardedAction):
         if not isinstance(gathered['listeners'], list):
             raise AuditError('listeners: expected a list, got %s' % type(gathered['listeners']).__name__)
         # A registered gatherer result is compact (processes once, by pid): the engine reads full records.
+        _keep_compact(gathered)
         gathered['listeners'] = schema.expand(gathered)
         gathered.pop('processes', None)
         for i, lst in enumerate(gathered['listeners']):
@@ -177,29 +201,56 @@ class ActionModule(GuardedAction):
             raise AuditError('gathering with %s returned no listeners list' % name)
         res.pop('ansible_facts', None)
         # The Linux module sends each process once (compact form); the engine reads full records.
+        _keep_compact(res)
         res['listeners'] = schema.expand(res)
         res.pop('processes', None)
         return res
 
-    def _protect(self, args, task_vars):
+    def _protect(self, args, task_vars, listed, session):
         """Protected records (see _remediation.protect): the user's specs, then the management path."""
+        if not args['auto_protect']:
+            return listed, None
         try:
-            listed = protection.user_specs(args['protect'])
-            if not args['auto_protect']:
-                return listed
             conn = self._templar.template(task_vars.get('ansible_connection')) or self._play_context.connection
             port, port_var = None, 'ansible_port'
             for name in ('ansible_port', 'ansible_ssh_port'):
                 if task_vars.get(name) not in (None, ''):
                     port, port_var = self._templar.template(task_vars[name]), name
                     break
-            ssh_connection = args['ssh_connection']
-            if ssh_connection is None:
-                facts = task_vars.get('ansible_facts') or {}
-                env = facts.get('env') or task_vars.get('ansible_env') or {}
-                ssh_connection = env.get('SSH_CONNECTION') if isinstance(env, dict) else None
+            windows = self._is_windows(task_vars)
+            ssh_connection, source = self._ssh_connection(args, task_vars, conn, session, windows)
             path = protection.management_path(conn, ansible_port=port, port_var=port_var,
-                                              ssh_connection=ssh_connection, windows=self._is_windows(task_vars))
+                                              ssh_connection=ssh_connection, windows=windows)
         except protection.ProtectError as exc:
             raise AuditError(str(exc))
-        return protection.merge(listed, path)
+        return protection.merge(listed, path), source
+
+    def _ssh_connection(self, args, task_vars, conn, session, windows):
+        """(SSH_CONNECTION, where it came from): given, gathered facts, the gatherer, else read without become.
+
+        The gatherer finds it in its own session's processes (see
+        module_utils/_listeners/session.py), which costs nothing extra. Only
+        when it could not (a become user that may not read the session's
+        processes, listeners passed in) is one command run, without become,
+        since sudo's env_reset drops the variable.
+        """
+        if args['ssh_connection'] is not None:
+            return args['ssh_connection'], 'the ssh_connection option'
+        facts = task_vars.get('ansible_facts') or {}
+        env = facts.get('env') or task_vars.get('ansible_env') or {}
+        if isinstance(env, dict) and env.get('SSH_CONNECTION'):
+            return env['SSH_CONNECTION'], 'gathered facts (ansible_env)'  # already there: free
+        if not args['read_ssh_connection']:
+            return None, 'not read (read_ssh_connection=false)'
+        if isinstance(session, dict) and session.get('ssh_connection'):
+            return session['ssh_connection'], 'gatherer: %s' % session.get('source')
+        if windows or 'ssh' not in str(conn or ''):
+            # Only an SSH session has the variable (and Windows OpenSSH has no /bin/sh).
+            return None, 'none: %s connection' % (conn or 'unknown')
+        res = self._low_level_execute_command("/bin/sh -c 'printf \"%s\" \"$SSH_CONNECTION\"'", sudoable=False)
+        if res.get('rc') != 0:
+            display.warning('could not read SSH_CONNECTION on the host (rc %s: %s); only the port the controller '
+                            'names (ansible_port) is protected' % (res.get('rc'), (res.get('stderr') or '').strip()))
+            return None, 'unreadable: the command without become failed (rc %s)' % res.get('rc')
+        value = (res.get('stdout') or '').strip() or None
+        return value, 'a command without become' + ('' if value else ' (not set)')

@@ -16,7 +16,8 @@ from ansible_collections.hostsec.ports.plugins.plugin_utils._action import Guard
 from ansible_collections.hostsec.ports.plugins.modules import port_report as _documentation
 from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, files, html, provenance, query, render
 
-FLEET_FILES = {'json': 'fleet.json', 'junit': 'fleet.junit.xml', 'markdown': 'fleet.md', 'html': 'fleet.html'}
+FLEET_FILES = {'json': 'fleet.json', 'junit': 'fleet.junit.xml', 'markdown': 'fleet.md', 'html': 'fleet.html',
+               'csv': 'fleet.csv'}
 
 
 def _load_kb():
@@ -40,6 +41,12 @@ def _read_fleet(path, field):
     if not isinstance(doc, dict) or not isinstance(doc.get('hosts'), list):
         raise build.ReportError('%s: %s is not a fleet report (no hosts list)' % (field, path))
     return doc
+
+
+def _unenforced(audit):
+    """The outcome of a host nothing was enforced on: the plan's mode, the audit's check mode."""
+    plan = audit.get('plan') if isinstance(audit.get('plan'), dict) else {}
+    return {'mode': plan.get('mode') or 'report', 'check_mode': bool(audit.get('check_mode'))}
 
 
 class ActionModule(GuardedAction):
@@ -75,7 +82,7 @@ class ActionModule(GuardedAction):
             if not isinstance(audit, dict):
                 audit = {'msg': 'no port_audit result (%s is not set: the host failed or was unreachable before '
                                 'the audit)' % args['audit_var']}
-            out[host] = (audit, outcome if isinstance(outcome, dict) else {}, groups)
+            out[host] = (audit, outcome if isinstance(outcome, dict) else _unenforced(audit), groups)
         return out
 
     def _report(self, args, task_vars, result):
@@ -103,7 +110,10 @@ class ActionModule(GuardedAction):
         out = {}
         if dest:
             for rep in reports:
-                out[os.path.join(dest, 'hosts', files.host_file_name(rep['host']) + '.json')] = render.to_json(rep)
+                base = os.path.join(dest, 'hosts', files.host_file_name(rep['host']))
+                out[base + '.json'] = render.to_json(rep)
+                if 'markdown' in args['formats']:
+                    out[base + '.md'] = render.host_markdown(rep)
             if args['fleet']:
                 renderers = {
                     'json': lambda: render.fleet_json(fleet),
@@ -111,6 +121,7 @@ class ActionModule(GuardedAction):
                                                       drift_fails=args['junit_drift_fails']),
                     'markdown': lambda: render.markdown(fleet),
                     'html': lambda: html.html(fleet),
+                    'csv': lambda: render.fleet_csv(fleet),
                 }
                 for fmt in args['formats']:
                     out[os.path.join(dest, FLEET_FILES[fmt])] = renderers[fmt]()
@@ -133,6 +144,10 @@ class ActionModule(GuardedAction):
         )
         if selected is not None:
             result['query_result'] = selected
+        if args['stats_key']:
+            # Read by the strategy from any task's result, as set_stats returns it: one task fewer in the role.
+            result['ansible_stats'] = {'data': {args['stats_key']: result['stats']}, 'per_host': False,
+                                       'aggregate': False}
         return result
 
     @staticmethod

@@ -374,6 +374,19 @@ platform:
   returned: always
   type: str
   sample: linux
+session:
+  description:
+    - The SSH session the module runs in. C(ssh_connection) is the C(SSH_CONNECTION) value
+      (C(client_ip client_port server_ip server_port)), or V(null) when there is none. It is read from the
+      module's own environment, else from the nearest parent process that has it. Under become, sudo drops it
+      from the module's environment, but the session's shell still holds it. C(source) says where it came
+      from, or why there is none.
+    - M(hostsec.ports.port_audit) protects the server port, so the path the controller uses is never blocked,
+      without an extra command per host.
+  returned: always
+  type: dict
+  version_added: 0.3.0
+  sample: {ssh_connection: "10.0.0.5 51234 10.0.0.9 2222", source: environment of parent process 1432}
 namespaces:
   description: With O(namespaces=all), every other network namespace found and whether it could be read.
   returned: when O(namespaces=all)
@@ -419,6 +432,7 @@ import gc
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import GatherError, gather
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.session import ssh_connection
 
 
 def main():
@@ -454,6 +468,8 @@ def main():
         module.fail_json(msg=str(exc))
     for warning in result.pop('warnings'):
         module.warn(warning)
+    value, source = ssh_connection()
+    result['session'] = {'ssh_connection': value, 'source': source}
     module.exit_json(changed=False, **result)
 
 

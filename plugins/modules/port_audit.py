@@ -140,11 +140,33 @@ options:
         passes its option names.
     type: list
     elements: str
+  full_listeners:
+    description:
+      - Return RV(listeners) as full records, each with its C(processes) list, instead of the compact form.
+      - By default RV(listeners) is compact, as M(hostsec.ports.listening_ports_info) returns it. Each process is
+        once in RV(processes) (a table by pid as text), and each listener names its owners in C(pids). Findings
+        always carry their listener in full.
+      - At thousands of listeners the full form is several times larger, and Ansible copies every value of a
+        result more than once. Ask for it only when a later task reads C(listeners[].processes) directly.
+    type: bool
+    default: false
+    version_added: 0.3.0
   ssh_connection:
     description:
       - The host's C(SSH_CONNECTION) value, read by the caller without become. Its server port is protected.
-      - When not set, C(ansible_facts.env.SSH_CONNECTION) is used if environment facts were gathered.
+      - When not set and O(read_ssh_connection=true), C(ansible_facts.env.SSH_CONNECTION) is used if environment
+        facts were gathered, else the value the gatherer found in its session's processes, else one command
+        without become reads it (SSH connections only).
     type: str
+  read_ssh_connection:
+    description:
+      - Find the host's C(SSH_CONNECTION) when O(ssh_connection) is not given, and protect its server port. This
+        is the sshd port as the host sees it, which behind NAT or port forwarding differs from C(ansible_port).
+      - The gatherer reads it from its own session's processes, at no extra cost. A command without become runs
+        only when that fails, for example for a become user that may not read the session's processes.
+    type: bool
+    default: true
+    version_added: 0.3.0
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -300,6 +322,13 @@ summary:
       description: Policy and gatherer warnings.
       type: list
       elements: str
+    ssh_connection_source:
+      description:
+        - Where the C(SSH_CONNECTION) whose server port is protected came from, or why there is none. One of
+          the O(ssh_connection) option, gathered facts, the gatherer (with the process it was read from), or a
+          command without become. Null with O(auto_protect=false).
+      type: str
+      version_added: 0.3.0
 effective_policy:
   description: The layered policy with the origin of every rule and setting.
   returned: success
@@ -313,10 +342,21 @@ effective_policy:
     settings: {unexpected: report, allow_loopback: true}
     settings_origin: {unexpected: built-in, allow_loopback: port_policy_settings}
 listeners:
-  description: The listeners judged.
+  description:
+    - The listeners judged, in the order of RV(verdicts).
+    - Compact by default, as M(hostsec.ports.listening_ports_info) returns them. Each names its owners by pid in
+      C(pids) (look them up in RV(processes)). With O(full_listeners=true), each is a full record with a
+      C(processes) list instead.
   returned: success
   type: list
   elements: dict
+processes:
+  description:
+    - The owning processes of RV(listeners), once each, keyed by pid as text (the gatherer's C(processes) table).
+    - Not returned with O(full_listeners=true).
+  returned: success and O(full_listeners=false)
+  type: dict
+  version_added: 0.3.0
 protected:
   description:
     - The protected set, as data. Each item is C({port, end, protocol, reason}), an inclusive port range and
@@ -380,6 +420,8 @@ ARGUMENT_SPEC = dict(
     kb_errors=dict(type='str', default='fail', choices=['fail', 'tolerate']),
     known_vars=dict(type='list', elements='str'),
     ssh_connection=dict(type='str'),
+    read_ssh_connection=dict(type='bool', default=True),
+    full_listeners=dict(type='bool', default=False),
 )
 
 

@@ -13,11 +13,14 @@ version_added: 0.1.0
 description:
   - Turns the M(hostsec.ports.port_audit) results of the play's hosts into reports on the controller
     (this is an action plugin, nothing runs on the managed hosts).
-  - Per host, a JSON report (C(<dest>/hosts/<host>.json)) and a readable table returned in RV(lines) for the play output.
+  - Per host, a JSON report (C(<dest>/hosts/<host>.json)), with V(markdown) in O(formats) a Markdown one
+    (C(<dest>/hosts/<host>.md)), and a readable table returned in RV(lines) for the play output.
   - For the fleet, with O(fleet=true), a JSON report (C(fleet.json)), JUnit XML for CI (C(fleet.junit.xml)),
-    Markdown (C(fleet.md)) and a self-contained HTML report (C(fleet.html)) with a hosts x findings matrix,
-    filters, findings grouped across hosts and a drill-down per host. See C(docs/reports.md).
-  - Host files are named so that distinct inventory names never share a file (C(web/1) is C(web%2F1.json)).
+    Markdown (C(fleet.md)), a self-contained HTML report (C(fleet.html)) with a hosts x findings matrix,
+    filters, findings grouped across hosts and a drill-down per host, and C(fleet.csv) (one row per finding, cells
+    that a spreadsheet would take for a formula prefixed with a quote). See C(docs/reports.md).
+  - Host files are named so that distinct inventory names never share a file, also on a case-insensitive file system
+    (C(web/1) is C(web%2F1.json), C(WEB) is C(%57%45%42.json)).
   - Each finding carries a status saying what happened to it (C(blocked), C(stopped), C(would block),
     C(would stop), C(protected), C(reported), C(not remediated), C(not confirmed) or C(no plan)) and the reason.
     The status comes from the remediation planner (C(finding.remediation.status)) and the role's outcome; the
@@ -63,7 +66,9 @@ options:
   outcome_var:
     description:
       - Host variable holding what the role did on the host (C(mode), C(check_mode), C(backend), C(trial),
-        C(errors), C(applied), C(not_effective)). Missing means report mode.
+        C(errors), C(applied), C(not_effective)).
+      - When the host has no such variable, the mode is that of the audit's plan and the check mode the audit's
+        own (nothing was enforced). The role sets the variable in enforce mode only.
     type: str
     default: __port_policy_outcome
   results:
@@ -72,15 +77,15 @@ options:
         (a port_audit result) and optionally C(outcome) and C(groups) (inventory groups, for the HTML filter).
     type: dict
   fleet:
-    description: Also write the fleet reports (JSON, JUnit XML, Markdown) when O(dest) is set.
+    description: Also write the fleet reports (O(formats)) when O(dest) is set.
     type: bool
     default: true
   formats:
     description: Fleet report formats to write.
     type: list
     elements: str
-    choices: [json, junit, markdown, html]
-    default: [json, junit, markdown, html]
+    choices: [json, junit, markdown, html, csv]
+    default: [json, junit, markdown, html, csv]
   junit_fail_on:
     description:
       - Severities that make a JUnit testcase fail; findings at other severities pass with their text in system-out.
@@ -94,6 +99,13 @@ options:
     type: str
     choices: [finding, host]
     default: finding
+  stats_key:
+    description:
+      - Name under which RV(stats) is published as the play's custom stats (see M(ansible.builtin.set_stats)).
+        Empty publishes nothing.
+    type: str
+    default: hostsec_ports
+    version_added: 0.3.0
   junit_drift_fails:
     description: Make the JUnit C(drift) testcase fail when there are findings that the baseline did not have.
     type: bool
@@ -187,7 +199,10 @@ drift:
   returned: always
   type: dict
 stats:
-  description: The short fleet summary the role publishes with ansible.builtin.set_stats under C(hostsec_ports).
+  description:
+    - The short fleet summary. It is also published as custom stats under O(stats_key), as
+      M(ansible.builtin.set_stats) would (not per host, not aggregated). It appears in the job's artifacts in
+      AWX/AAP and in ansible-runner's C(artifacts/<id>/job_events). With O(stats_key) empty it is only returned.
   returned: always
   type: dict
 query_result:
@@ -203,10 +218,11 @@ ARGUMENT_SPEC = dict(
     hosts=dict(type='list', elements='str'),
     audit_var=dict(type='str', default='__port_policy_audit'),
     outcome_var=dict(type='str', default='__port_policy_outcome'),
+    stats_key=dict(type='str', default='hostsec_ports'),
     results=dict(type='dict'),
     fleet=dict(type='bool', default=True),
-    formats=dict(type='list', elements='str', choices=['json', 'junit', 'markdown', 'html'],
-                 default=['json', 'junit', 'markdown', 'html']),
+    formats=dict(type='list', elements='str', choices=['json', 'junit', 'markdown', 'html', 'csv'],
+                 default=['json', 'junit', 'markdown', 'html', 'csv']),
     junit_fail_on=dict(type='list', elements='str', choices=['critical', 'high', 'medium', 'low', 'info'],
                        default=['critical', 'high', 'medium', 'low']),
     junit_by=dict(type='str', choices=['finding', 'host'], default='finding'),

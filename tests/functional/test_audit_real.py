@@ -102,9 +102,10 @@ def test_audit_real_listeners(tmp_path, child):
     seen = {(lst['protocol'], lst['port']) for lst in audit['listeners'] if lst['port'] in ours}
     assert seen == {('tcp', ports['loop']), ('tcp', ports['wild']), ('udp', ports['udp']),
                     ('tcp', ports['deny']), ('tcp', ports['owner'])}
-    for lst in audit['listeners']:
+    for lst in audit['listeners']:  # compact, as the gatherer returns them: owners by pid in the processes table
         if lst['port'] in ours:
-            assert [p['pid'] for p in lst['processes']] == [pid]
+            assert lst['pids'] == [pid] and 'processes' not in lst
+            assert audit['processes'][str(pid)]['pid'] == pid
 
     found = {}
     for f in audit['findings']:

@@ -157,3 +157,38 @@ def test_podman_container_listener_found_attributed_and_published(container):
     default = linux.gather(protocols=['tcp'])
     assert not _in(default, container['inode'], 8080) and _in(default, default['netns'], container['host_port'])
     assert 'forwards_to' not in _in(default, default['netns'], container['host_port'])[0]
+
+
+@pytest.fixture(scope='module')
+def pod():
+    if not _podman_ready():
+        pytest.skip('podman or the test image %s is missing (make image), or the podman lock %s stayed busy'
+                    % (IMAGE, LOCK))
+    name = 'hostsec-pod-%s' % uuid.uuid4().hex[:8]
+    member = name + '-web'
+    if _podman('pod', 'create', '--name', name).returncode != 0:
+        pytest.skip('podman pod create failed')
+    try:
+        run = _podman('run', '-d', '--pod', name, '--name', member, IMAGE, 'python3', '-m', 'http.server', '8081')
+        if run.returncode != 0:
+            pytest.skip('podman run in a pod failed: %s' % run.stderr[-300:])
+        cid = run.stdout.strip().splitlines()[-1]
+        pid = int(_podman('inspect', '-f', '{{.State.Pid}}', member, check=True).stdout.strip())
+        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
+        for _attempt in range(100):
+            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8081):
+                break
+        yield {'pod': name, 'name': member, 'id': cid, 'pid': pid, 'inode': inode}
+    finally:
+        _podman('pod', 'rm', '-f', '-t', '0', name)
+
+
+def test_podman_pod_member_is_named_with_its_pod_not_the_infra_container(pod):
+    result = linux.gather(namespaces='all', protocols=['tcp'])
+    found = _in(result, pod['inode'], 8081)
+    assert len(found) == 1
+    # The namespace belongs to the pod's infra (pause) container; the workload is what people look for.
+    assert found[0]['container'] == {'runtime': 'podman', 'id': pod['id'], 'name': pod['name'], 'image': IMAGE,
+                                     'pod': pod['pod']}
+    summary = [ns for ns in result['namespaces'] if ns['netns'] == pod['inode']]
+    assert summary and summary[0]['container']['pod'] == pod['pod'] and summary[0]['entered']

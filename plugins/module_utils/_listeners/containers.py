@@ -41,13 +41,24 @@ CGROUP_RUNTIMES = (
     (re.compile(r'/kubepods[^\n]*/pod[0-9a-f_-]{36}/' + _ID), 'containerd'),
 )
 POD_UID = re.compile(r'pod([0-9a-f]{8}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{12})')
+# A podman pod's cgroup: libpod_parent/POD_ID/ (cgroupfs manager) or machine-libpod_pod_POD_ID.slice (systemd).
+PODMAN_POD = re.compile(r'libpod_parent/' + _ID + r'/|libpod_pod_' + _ID + r'\.slice')
+# libpod keeps its state (pods and containers, as JSON) in a bolt or an SQLite file; each record starts
+# with its id and name. Read as bytes, never through podman.
+LIBPOD_DBS = ('libpod/bolt_state.db', 'db.sql', 'libpod/db.sql')
+_LIBPOD_RECORD = re.compile(rb'\{"id":"([0-9a-f]{64})","name":"((?:[^"\\]|\\.){1,253})"')
+# OCI annotations saying a container is its pod's sandbox (pause/infra) rather than a workload.
+_CONTAINER_TYPE = ('io.kubernetes.cri-o.ContainerType', 'io.kubernetes.cri.container-type')
 STORAGE = ('/var/lib/containers/storage', '/run/containers/storage')
 DOCKER = '/var/lib/docker/containers'
 CONTAINERD_TASKS = '/run/containerd/io.containerd.runtime.v2.task'
 
 
 def from_cgroup(data):
-    """(runtime, id, pod uid) from /proc/PID/cgroup text, or None when no container runtime made it."""
+    """(runtime, id, pod) from /proc/PID/cgroup text, or None when no container runtime made it.
+
+    The pod is a Kubernetes pod UID or a podman pod id, when the cgroup path names one.
+    """
     if isinstance(data, bytes):
         data = data.decode('utf-8', 'replace')
     for pattern, runtime in CGROUP_RUNTIMES:
@@ -56,6 +67,9 @@ def from_cgroup(data):
             if runtime is None:
                 return None
             cid = next(g for g in match.groups() if g)
+            if runtime == 'podman':
+                pod = PODMAN_POD.search(data)
+                return runtime, cid, next(g for g in pod.groups() if g) if pod else None
             pod = POD_UID.search(data)
             return runtime, cid, pod.group(1).replace('_', '-') if pod else None
     return None
@@ -75,6 +89,40 @@ class Catalog(object):
     def __init__(self, storage=STORAGE, docker=DOCKER, tasks=CONTAINERD_TASKS):
         self.storage, self.docker, self.tasks = storage, docker, tasks
         self._storage = None
+        self._libpod = None
+        self._notes = {}
+
+    def _libpod_names(self):
+        """{pod or container id: name} from libpod's state files (the only place a pod's name is kept)."""
+        if self._libpod is None:
+            self._libpod = {}
+            for root in self.storage:
+                for name in LIBPOD_DBS:
+                    try:
+                        with open(os.path.join(root, name), 'rb') as handle:
+                            data = handle.read()
+                    except OSError:
+                        continue
+                    for match in _LIBPOD_RECORD.finditer(data):
+                        try:
+                            self._libpod.setdefault(match.group(1).decode('ascii'),
+                                                    json.loads(b'"' + match.group(2) + b'"'))
+                        except ValueError:
+                            continue
+        return self._libpod
+
+    def is_sandbox(self, runtime, cid, pod=None):
+        """True for a pod's pause/infra container: it holds the namespace, the workload is another container.
+
+        CRI runtimes say so in an annotation. podman marks its pod members
+        (ContainerType 'container') but not the infra container, so a podman
+        container in a pod without that mark is the infra.
+        """
+        notes = self._annotations(cid)
+        kinds = [notes.get(key) for key in _CONTAINER_TYPE if notes.get(key)]
+        if kinds:
+            return kinds[0] == 'sandbox'
+        return runtime == 'podman' and pod is not None
 
     def _storage_index(self):
         if self._storage is None:
@@ -86,6 +134,12 @@ class Catalog(object):
         return self._storage
 
     def _annotations(self, cid):
+        if cid in self._notes:
+            return self._notes[cid]
+        self._notes[cid] = notes = self._read_annotations(cid)
+        return notes
+
+    def _read_annotations(self, cid):
         paths = [os.path.join(root, 'overlay-containers', cid, 'userdata', 'config.json') for root in self.storage]
         paths += glob.glob(os.path.join(self.tasks, '*', cid, 'config.json'))
         for path in paths:
@@ -98,7 +152,11 @@ class Catalog(object):
         """The schema ``container`` record for one container."""
         name = image = None
         notes = self._annotations(cid)
-        pod = notes.get('io.kubernetes.pod.name') or notes.get('io.kubernetes.cri.sandbox-name') or pod_uid
+        pod = notes.get('io.kubernetes.pod.name') or notes.get('io.kubernetes.cri.sandbox-name')
+        if pod is None and pod_uid is not None:
+            # podman: the cgroup names the pod by id; libpod's state file has its name.
+            pod = self._libpod_names().get(pod_uid) if runtime == 'podman' else None
+            pod = pod or pod_uid
         if runtime == 'docker':
             config = _load_json(os.path.join(self.docker, cid, 'config.v2.json')) or {}
             name = (config.get('Name') or '').lstrip('/') or None

@@ -139,8 +139,12 @@ def _other_namespaces(own, protocols, families, warnings):
             except OSError:
                 continue
             if ref is not None:
-                container = catalog.describe(*ref)
-                break
+                # In a pod every container shares the infra's namespace: name a workload, not the pause process.
+                sandbox = catalog.is_sandbox(*ref)
+                if container is None or not sandbox:
+                    container = catalog.describe(*ref)
+                if not sandbox:
+                    break
         if container is None and ns.named is not None:
             container = make_container('netns', name=ns.named)
         summary.append({'netns': ns.inode, 'container': container, 'entered': error is None, 'error': error,

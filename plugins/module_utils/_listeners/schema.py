@@ -372,16 +372,24 @@ def set_owners(listener, processes, table, shared=None):
 
 def strip_to_compact(listener):
     """Turn a full listener record into a compact one without owners, in place (fill it with set_owners)."""
-    del listener['processes']
-    del listener['state']
+    listener.pop('processes', None)
+    listener.pop('state', None)  # follows from the protocol (STATE_OF)
     listener['pids'] = []
     return listener
 
 
 def compact_listener(listener, table):
-    """The compact form of one full listener; its processes are added to ``table`` (pid text -> record)."""
+    """The compact form of one full listener; its processes are added to ``table`` (pid text -> record).
+
+    The record's own ``services`` are kept: a listener passed in (or from
+    Windows) may name units its processes do not, and expand() must give the
+    record back exactly.
+    """
     processes = listener['processes']
-    return set_owners(strip_to_compact(dict(listener)), processes, table)
+    compacted = set_owners(strip_to_compact(dict(listener)), processes, table)
+    if 'services' in listener:
+        compacted['services'] = listener['services']
+    return compacted
 
 
 def compact(listeners):
@@ -390,19 +398,19 @@ def compact(listeners):
     return {'listeners': [compact_listener(lst, table) for lst in listeners], 'processes': table}
 
 
-def expand(result):
-    """Full listener records (exactly as make_listener builds them) from a compact gather result.
+def owner_lookup(result):
+    """A function (index, listener) -> the listener's process records, for full and compact listeners alike.
 
-    Accepts a result whose listeners are already full (a Windows normalisation, listeners a
-    user passes) and returns them unchanged, so every consumer can call this on any result.
-    A listener naming a pid the table does not hold raises SchemaError.
+    A compact listener's records come from ``result['processes']`` (the same
+    dict for every listener of a pid, so a reader can work on each process
+    once); a full listener's are its own ``processes``. A pid the table does
+    not hold raises SchemaError naming the listener.
     """
     table = result.get('processes') or {}
-    out = []
-    for index, lst in enumerate(result['listeners']):
+
+    def owners(index, lst):
         if 'pids' not in lst:
-            out.append(lst)
-            continue
+            return lst.get('processes') or []
         overrides = lst.get('process_overrides') or {}
         procs = []
         for pid in lst['pids']:
@@ -415,6 +423,24 @@ def expand(result):
             if key in overrides:
                 proc = dict(proc, **overrides[key])
             procs.append(proc)
+        return procs
+    return owners
+
+
+def expand(result):
+    """Full listener records (exactly as make_listener builds them) from a compact gather result.
+
+    Accepts a result whose listeners are already full (a Windows normalisation, listeners a
+    user passes) and returns them unchanged, so every consumer can call this on any result.
+    A listener naming a pid the table does not hold raises SchemaError.
+    """
+    owners = owner_lookup(result)
+    out = []
+    for index, lst in enumerate(result['listeners']):
+        if 'pids' not in lst:
+            out.append(lst)
+            continue
+        procs = owners(index, lst)
         full = {}
         for field in LISTENER_FIELDS:
             if field == 'processes':

@@ -32,6 +32,7 @@ import gc
 import hashlib
 import json
 
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import listener_text
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER as SEVERITIES  # critical first
 
@@ -72,7 +73,7 @@ def display_status(remediation, outcome):
     applied the plan, 'would ...' in report or check mode, and 'not remediated'
     when enforcement failed or does not take effect on the host.
     """
-    rem = remediation or {}
+    rem = remediation if isinstance(remediation, dict) else {}
     status = rem.get('status')
     reason = rem.get('reason') or ''
     if status is None:
@@ -102,15 +103,21 @@ def display_status(remediation, outcome):
     return word, reason
 
 
-def _slim_listener(listener):
-    if not listener:
-        return None
+_PROCESS_FIELDS = ('pid', 'name', 'exe', 'cmdline', 'user', 'unit')
+
+
+def _slim_process(proc):
+    get = proc.get
+    return {key: get(key) for key in _PROCESS_FIELDS}
+
+
+def _slim_listener(listener, processes):
+    """A report listener: the socket, its units and container, and its owners (already slim)."""
     get = listener.get
     return {'protocol': get('protocol'), 'family': get('family'), 'address': get('address'), 'scope': get('scope'),
             'port': get('port'), 'exposure': get('exposure'), 'dual_stack': get('dual_stack'),
             'services': get('services'), 'owner_service': get('owner_service'), 'container': get('container'),
-            'processes': [{'pid': p.get('pid'), 'name': p.get('name'), 'exe': p.get('exe'), 'cmdline': p.get('cmdline'),
-                           'user': p.get('user'), 'unit': p.get('unit')} for p in get('processes') or ()]}
+            'processes': processes}
 
 
 def _finding_listener(listener):
@@ -141,7 +148,32 @@ def _rule_ref(rule):
     return {k: rule.get(k) for k in ('list', 'index', 'text', 'origin', 'expires') if k in rule}
 
 
-def _listeners(audit, findings):
+def _owners(audit, host):
+    """listener -> its slim process records; each process of a compact audit is made slim once.
+
+    port_audit returns its listeners compact (``pids`` into a ``processes``
+    table), read through the schema module like every other consumer; the
+    table's records are shared, so their slim copies are too.
+    """
+    lookup = schema.owner_lookup(audit)
+    slim = {}  # id(record) -> (record, slim copy); the record is kept so its id stays its own
+
+    def owners(index, lst):
+        try:
+            procs = lookup(index, lst)
+        except schema.SchemaError as exc:
+            raise ReportError('%s: %s' % (host, exc))
+        out = []
+        for proc in procs:
+            known = slim.get(id(proc))
+            if known is None:
+                known = slim[id(proc)] = (proc, _slim_process(proc))
+            out.append(known[1])
+        return out
+    return owners
+
+
+def _listeners(audit, findings, host):
     """Every listener with what the policy said about it (allowed_by / findings / ignored_by)."""
     listeners = audit.get('listeners') or []
     verdicts = audit.get('verdicts')
@@ -151,13 +183,14 @@ def _listeners(audit, findings):
         for f in findings:
             if isinstance(f, dict) and f.get('listener'):
                 by_listener.setdefault(_listener_key(f['listener']), []).append(f.get('id'))
+    owners = _owners(audit, host)
     out = []
     for i, lst in enumerate(listeners):
         if not isinstance(lst, dict):
             continue
-        entry = _slim_listener(lst)
-        entry['text'] = listener_text(lst)
-        entry['owner'] = listener_owner(lst)
+        entry = _slim_listener(lst, owners(i, lst))
+        entry['text'] = listener_text(entry)
+        entry['owner'] = listener_owner(entry)
         if verdicts is None:
             ids = by_listener.get(_listener_key(lst), [])
             entry.update(finding_ids=ids, allowed_by=None, ignored_by=None)
@@ -169,6 +202,44 @@ def _listeners(audit, findings):
                          allowed_by=_rule_ref(verdict.get('allowed_by')), ignored_by=verdict.get('ignored_by'))
         out.append(entry)
     return out
+
+
+def rule_text(rule):
+    """'allow[3] 8080/tcp (from group_vars/web)': a rule as every report names it."""
+    if not rule:
+        return None
+    text = '%s[%s] %s (from %s)' % (rule.get('list'), rule.get('index'), rule.get('text'), rule.get('origin'))
+    if rule.get('expires'):
+        text += ', expires %s' % rule['expires']
+    return text
+
+
+def processes_text(lst):
+    """A listener's owners in one line: name, pid, user and command line of each."""
+    procs = []
+    for p in lst.get('processes') or ():
+        bits = [str(p.get('name') or '?')]
+        if p.get('pid') is not None:
+            bits.append('pid %s' % p['pid'])
+        if p.get('user') is not None:
+            bits.append('user %s' % p['user'])
+        if p.get('cmdline'):
+            bits.append('cmdline %s' % p['cmdline'])
+        procs.append(', '.join(bits))
+    return '; '.join(procs) or 'unknown process'
+
+
+def verdict_text(lst):
+    """What the policy said about a report listener: the rule that allowed it, a finding, or the setting that ignored it."""
+    if lst.get('allowed_by'):
+        return 'allowed by ' + rule_text(lst['allowed_by'])
+    if lst.get('finding_ids'):
+        return 'finding'
+    if lst.get('ignored_by'):
+        return 'ignored by ' + str(lst['ignored_by'])
+    if lst.get('verdict_known') is False:
+        return 'no finding (the audit did not say which rule allowed it)'
+    return 'no finding'
 
 
 def _listener_key(listener):
@@ -209,29 +280,40 @@ def host_report(host, audit, outcome=None, generated=None, noncompliant_on=DEFAU
                    ignored_listeners=[], protected=[], policy=None, policy_id=None, by_status={},
                    errors=doc['errors'] + [str(audit.get('msg') or 'no audit result for this host')])
         return doc
-    listeners = _listeners(audit, audit['findings'])
+    listeners = _listeners(audit, audit['findings'], host)
     # The verdicts say which listener each finding is about: its text is made once, for the listener.
     text_by_finding = {fid: lst['text'] for lst in listeners for fid in lst['finding_ids']}
     findings = []
     by_status = {s: 0 for s in STATUSES}
+    # The outcome is the host's: each (status, reason) of the plan is worded once.
+    worded = {}
     for i, f in enumerate(audit['findings']):
         if not isinstance(f, dict) or 'severity' not in f or 'kind' not in f:
             raise ReportError('%s: findings[%d]: not a port_audit finding: %r' % (host, i, f))
-        status, reason = display_status(f.get('remediation'), outcome)
+        get = f.get
+        rem = get('remediation')
+        key = (rem.get('status'), rem.get('reason')) if isinstance(rem, dict) else (None, None)
+        words = worded.get(key)
+        if words is None:
+            words = worded[key] = display_status(rem, outcome)
+        status, reason = words
         by_status[status] += 1
-        lst = f.get('listener')
+        lst = get('listener')
+        slim = _finding_listener(lst)
+        kind = str(f['kind'])
+        reasons = get('severity_reasons')
         finding = {
-            'id': f.get('id'),
-            'kind': str(f['kind']),
+            'id': get('id'),
+            'kind': kind,
             'severity': f['severity'],
-            'severity_reasons': [str(r) for r in f.get('severity_reasons') or ()],
-            'where': (text_by_finding.get(f.get('id')) or listener_text(lst)) if lst else _missing_text(f),
-            'listener': _finding_listener(lst),
-            'rule': _rule_ref(f.get('rule')),
-            'nearest_rule': _rule_ref(f.get('nearest_rule')),
-            'explanation': str(f.get('explanation') or ''),
-            'remediation': f.get('remediation'),
-            'protected': bool(f.get('protected')),
+            'severity_reasons': [str(r) for r in reasons] if reasons else [],
+            'where': (text_by_finding.get(get('id')) or listener_text(lst)) if lst else _missing_text(f),
+            'listener': slim,
+            'rule': _rule_ref(get('rule')),
+            'nearest_rule': _rule_ref(get('nearest_rule')),
+            'explanation': str(get('explanation') or ''),
+            'remediation': rem,
+            'protected': bool(get('protected')),
             'status': status,
             'status_reason': reason,
         }

@@ -20,19 +20,36 @@ _MODE = re.compile(r'^0?[0-7]{3}$')
 MAX_NAME = 200
 
 
+# Names Windows will not create whatever follows them ('con.json' is the console):
+# report directories end up in artifact stores and on Windows desktops.
+_WINDOWS_RESERVED = re.compile(r'^(con|prn|aux|nul|com[0-9]|lpt[0-9])$', re.IGNORECASE)
+# In quote()'s output an upper-case letter is either literal or a hex digit of an escape.
+_UPPER_OR_ESCAPE = re.compile(r'%[0-9A-F]{2}|[A-Z]')
+
+
+def _escape_upper(match):
+    text = match.group()
+    return text if len(text) == 3 else '%%%02X' % ord(text)
+
+
 def host_file_name(host):
     """A file name that is unique and reversible: 'web/1' -> 'web%2F1', 'web_1' stays, 'web:1' -> 'web%3A1'.
 
-    Everything but letters, digits, '-', '_' and inner '.' is percent-encoded
-    (so '%' itself too), which makes distinct hosts distinct files and lets
-    ``host_from_file_name`` recover the name. A name too long for a file
-    system is cut and ends with a digest; the host's JSON still holds it.
+    Everything but lower-case letters, digits, '-', '_' and inner '.' is
+    percent-encoded (so '%' itself too), which makes distinct hosts distinct
+    files and lets ``host_from_file_name`` recover the name. Upper-case
+    letters are encoded too ('WEB' -> '%57%45%42'): on a case-insensitive file
+    system (macOS, Windows, many artifact stores) 'web' and 'WEB' would
+    otherwise be one file, and the second host would overwrite the first.
+    Windows device names ('con', 'nul', ...) get their first letter encoded.
+    A name too long for a file system is cut and ends with a digest; the
+    host's JSON still holds it.
     """
     if not str(host):
         raise ValueError('hosts: an empty host name cannot be a report file')
-    name = quote(str(host), safe='-_.', errors='surrogateescape')
-    if name.startswith('.'):
-        name = '%2E' + name[1:]
+    name = _UPPER_OR_ESCAPE.sub(_escape_upper, quote(str(host), safe='-_.', errors='surrogateescape'))
+    if name.startswith('.') or _WINDOWS_RESERVED.match(name):
+        name = '%%%02X' % ord(name[0]) + name[1:]
     if len(name) > MAX_NAME:
         name = name[:MAX_NAME - 17] + '~' + hashlib.sha256(name.encode('ascii')).hexdigest()[:16]
     return name

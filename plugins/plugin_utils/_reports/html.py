@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build
 from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import SEVERITIES, group_id, group_key
 
 _ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'assets')
@@ -34,59 +35,27 @@ def _asset(name):
         return handle.read()
 
 
-class _Strings:
-    """One table of every distinct string; data rows hold indexes into it."""
+class _Strings(dict):
+    """One table of every distinct string; data rows hold indexes into it (``strings[value]``).
+
+    A dict whose misses add the value to the table: a hit (most lookups, since
+    hosts repeat the same names) costs one C-level dict lookup.
+    """
 
     def __init__(self):
-        self.index = {}
+        super().__init__()
         self.table = []
+        self[None] = -1
 
-    def __call__(self, value):
-        if value is None:
-            return -1
-        pos = self.index.get(value)
+    def __missing__(self, value):
+        text = value if isinstance(value, str) else str(value)
+        pos = self.get(text) if text is not value else None
         if pos is None:
-            value = str(value)
-            pos = self.index.get(value)
-            if pos is None:
-                pos = self.index[value] = len(self.table)
-                self.table.append(value)
+            pos = len(self.table)
+            self.table.append(text)
+            dict.__setitem__(self, text, pos)
+        dict.__setitem__(self, value, pos)
         return pos
-
-
-def _rule_text(rule):
-    if not rule:
-        return None
-    text = '%s[%s] %s (from %s)' % (rule.get('list'), rule.get('index'), rule.get('text'), rule.get('origin'))
-    if rule.get('expires'):
-        text += ', expires %s' % rule['expires']
-    return text
-
-
-def _processes(lst):
-    procs = []
-    for p in lst.get('processes') or ():
-        bits = [str(p.get('name') or '?')]
-        if p.get('pid') is not None:
-            bits.append('pid %s' % p['pid'])
-        if p.get('user') is not None:
-            bits.append('user %s' % p['user'])
-        if p.get('cmdline'):
-            bits.append('cmdline %s' % p['cmdline'])
-        procs.append(', '.join(bits))
-    return '; '.join(procs) or 'unknown process'
-
-
-def _verdict(lst):
-    if lst.get('allowed_by'):
-        return 'allowed by ' + _rule_text(lst['allowed_by'])
-    if lst.get('finding_ids'):
-        return 'finding'
-    if lst.get('ignored_by'):
-        return 'ignored by ' + str(lst['ignored_by'])
-    if lst.get('verdict_known') is False:
-        return 'no finding (the audit did not say which rule allowed it)'
-    return 'no finding'
 
 
 def report_data(fleet):
@@ -97,35 +66,51 @@ def report_data(fleet):
     host_pos = {rep['host']: i for i, rep in enumerate(fleet['hosts'])}
     # Findings name their group by id (build.group_findings made each group once).
     group_pos = {g['id']: i for i, g in enumerate(groups)}
-    out_groups = [[s(g['title']), s(g['kind']), sev_code.get(g['severity'], len(SEVERITIES)), s(g['explanation']),
-                   [host_pos[h] for h in g['hosts'] if h in host_pos], s(g['id'])] for g in groups]
+    out_groups = [[s[g['title']], s[g['kind']], sev_code.get(g['severity'], len(SEVERITIES)), s[g['explanation']],
+                   [host_pos[h] for h in g['hosts'] if h in host_pos], s[g['id']]] for g in groups]
     drift_hosts = (fleet.get('drift') or {}).get('hosts') or {}
     no_sev = len(SEVERITIES)
+    # Listeners of a compact audit share their process records, so one owner text serves them all. The
+    # records stay alive in the fleet while this runs, so their ids cannot be reused by other records.
+    owner_texts = {}
     hosts = []
     for rep in fleet['hosts']:
         listeners = []
-        lpos = {}
+        by_finding = {}
         for lst in rep.get('listeners') or ():
-            lpos[(lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port'))] = len(listeners)
-            listeners.append([s(lst.get('text')), s(lst.get('owner')), s(_processes(lst)), s(_verdict(lst)),
-                              s(lst.get('exposure'))])
+            procs = lst.get('processes') or ()
+            key = id(procs[0]) if len(procs) == 1 else tuple(id(p) for p in procs)
+            owners = owner_texts.get(key)
+            if owners is None:
+                owners = owner_texts[key] = s[build.processes_text(lst)]
+            for fid in lst.get('finding_ids') or ():
+                by_finding[fid] = len(listeners)
+            listeners.append([s[lst.get('text')], s[lst.get('owner')], owners, s[build.verdict_text(lst)],
+                              s[lst.get('exposure')]])
+        lpos = None
         findings = []
         for f in rep['findings']:
-            lst = f.get('listener') or {}
-            li = lpos.get((lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port')), -1)
+            li = by_finding.get(f.get('id'))
+            if li is None:
+                if lpos is None:  # an older audit without verdicts: find the finding's listener by its socket
+                    lpos = {(lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port')): i
+                            for i, lst in enumerate(rep.get('listeners') or ())}
+                lst = f.get('listener') or {}
+                li = lpos.get((lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port')), -1)
             gi = group_pos.get(f.get('group') or group_id(group_key(f)), -1)
             rule = f.get('rule')
-            rule = _rule_text(rule) if rule else (
-                'nearest: ' + _rule_text(f['nearest_rule']) if f.get('nearest_rule') else None)
-            findings.append([gi, sev_code.get(f['severity'], no_sev), s(f['status']), s(f['status_reason']),
-                             li, s(rule), s('; '.join(f.get('severity_reasons') or ())), s(f['where'])])
+            rule = build.rule_text(rule) if rule else (
+                'nearest: ' + build.rule_text(f['nearest_rule']) if f.get('nearest_rule') else None)
+            reasons = f.get('severity_reasons')
+            findings.append([gi, sev_code.get(f['severity'], no_sev), s[f['status']], s[f['status_reason']],
+                             li, s[rule], s['; '.join(reasons) if reasons else ''], s[f['where']]])
         state = 2 if not rep['audited'] else (0 if rep['compliant'] else 1)
         drift = drift_hosts.get(rep['host'])
-        hosts.append([s(rep['host']), [s(g) for g in rep.get('groups') or ()], state, s(rep['mode'] + (
-            ' (check mode)' if rep.get('check_mode') else '')), s(rep.get('policy_id')),
-            [s(e) for e in rep['errors']], findings, listeners,
-            [[s(i['listener']), s(i['owner']), s(i['ignored_by'])] for i in rep['ignored_listeners']],
-            s(json.dumps(drift, sort_keys=True)) if drift else -1])
+        hosts.append([s[rep['host']], [s[g] for g in rep.get('groups') or ()], state, s[rep['mode'] + (
+            ' (check mode)' if rep.get('check_mode') else '')], s[rep.get('policy_id')],
+            [s[e] for e in rep['errors']], findings, listeners,
+            [[s[i['listener']], s[i['owner']], s[i['ignored_by']]] for i in rep['ignored_listeners']],
+            s[json.dumps(drift, sort_keys=True)] if drift else -1])
     meta = {
         'generated': fleet.get('generated'),
         'provenance': fleet.get('provenance') or {},

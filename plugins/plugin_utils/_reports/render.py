@@ -4,16 +4,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to this collection: no compatibility promise outside hostsec.ports.
-"""Report documents as text: play-output table, JSON, JUnit XML, Markdown."""
+"""Report documents as text: play-output table, JSON, JUnit XML, Markdown, CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import textwrap
 from xml.etree import ElementTree as ET
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import SEVERITIES, fleet_document
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import (
+    SEVERITIES, fleet_document, processes_text, rule_text, verdict_text)
 
 EXPLANATION_WIDTH = 100
 JUNIT_GROUPING = ('finding', 'host')
@@ -305,6 +308,94 @@ def markdown(fleet):
     if fleet.get('policies'):
         out += ['', '## Effective policies'] + policy_lines(fleet)
     return '\n'.join(out) + '\n'
+
+
+def _md_cell(text):
+    """A Markdown table cell: escaped, on one line."""
+    return md_escape(' '.join(str(text).split()))
+
+
+def host_markdown(report):
+    """hosts/<host>.md: one host in full, for the reviewer who opens one host's file.
+
+    The fleet Markdown groups findings across hosts; this is where each
+    finding's explanation and status, and every listener with its owners and
+    the rule that allowed it, are spelt out for the host.
+    """
+    host = md_escape(report['host'])
+    out = ['# Listening ports on %s' % host, '']
+    if report.get('generated'):
+        out += ['Generated %s by hostsec.ports.' % md_escape(report['generated']), '']
+    mode = report['mode'] + (' (check mode)' if report['check_mode'] else '')
+    if not report['audited']:
+        out += ['**Not audited** (mode %s): %s' % (md_escape(mode), md_escape('; '.join(report['errors']))), '']
+        return '\n'.join(out) + '\n'
+    summary = report.get('summary') or {}
+    out += ['Result: **%s**, mode %s; %s listener(s), %d finding(s)%s.' % (
+        _host_result(report), md_escape(mode), summary.get('listeners', len(report['listeners'])),
+        len(report['findings']), ', highest %s' % summary['highest_severity'] if summary.get('highest_severity') else ''), '']
+    if report.get('groups'):
+        out += ['Groups: %s' % _md_list(report['groups'], 50), '']
+    out += ['## Findings', '']
+    if not report['findings']:
+        out.append('No findings: every listener is allowed by the policy.')
+    else:
+        out += ['| severity | kind | listener | status | rule |', '|---|---|---|---|---|']
+        for f in report['findings']:
+            rule = rule_text(f.get('rule')) or ('nearest: ' + rule_text(f['nearest_rule']) if f.get('nearest_rule') else '')
+            out.append('| %s | %s | %s | %s | %s |' % (f['severity'], _md_cell(f['kind']), _md_cell(f['where']),
+                                                     _md_cell('%s: %s' % (f['status'], f['status_reason'])),
+                                                     _md_cell(rule)))
+        out += ['', '### What the findings mean', '']
+        for f in report['findings']:
+            reasons = ' Severity: %s.' % md_escape('; '.join(f['severity_reasons'])) if f['severity_reasons'] else ''
+            out.append('- **%s** (%s %s): %s%s' % (_md_cell(f['where']), f['severity'], _md_cell(f['kind']),
+                                                 md_escape(f['explanation']), reasons))
+    out += ['', '## Listeners', '', '| listener | owner | processes | verdict |', '|---|---|---|---|']
+    for lst in report['listeners']:
+        out.append('| %s | %s | %s | %s |' % (_md_cell(lst.get('text')), _md_cell(lst.get('owner')),
+                                              _md_cell(processes_text(lst)), _md_cell(verdict_text(lst))))
+    if report['ignored_listeners']:
+        out += ['', '## Ignored listeners (not judged)', '']
+        out += ['- %s, owner %s, ignored by %s' % (md_escape(i['listener']), md_escape(i['owner']),
+                                                   md_escape(i['ignored_by'])) for i in report['ignored_listeners']]
+    if report['errors']:
+        out += ['', '## Errors', ''] + ['- %s' % md_escape(e) for e in report['errors']]
+    if report.get('policy'):
+        out += ['', '## Effective policy'] + policy_lines({'hosts': [report], 'policies': {report['policy_id']: report['policy']}})
+    return '\n'.join(out) + '\n'
+
+
+CSV_COLUMNS = ('host', 'groups', 'result', 'severity', 'kind', 'listener', 'owner', 'status', 'status_reason',
+               'rule', 'explanation', 'group')
+# A cell that starts with one of these is a formula to Excel, LibreOffice and
+# Google Sheets; a process name such as '=HYPERLINK(...)' must stay text.
+_CSV_FORMULA = ('=', '+', '-', '@', '\t', '\r')
+
+
+def _csv_cell(value):
+    text = _MD_CONTROL.sub(lambda m: '\\u%04x' % ord(m.group()), ' '.join(str('' if value is None else value).split()))
+    return "'" + text if text.startswith(_CSV_FORMULA) else text
+
+
+def fleet_csv(fleet):
+    """fleet.csv: one row per finding (and one per host without findings), for spreadsheets and ticketing imports."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\r\n')
+    writer.writerow(CSV_COLUMNS)
+    for rep in fleet['hosts']:
+        head = [rep['host'], ' '.join(rep.get('groups') or ()), _host_result(rep)]
+        if not rep['findings']:
+            detail = '; '.join(rep['errors']) if not rep['audited'] else 'no findings'
+            writer.writerow([_csv_cell(v) for v in head + ['', '', '', '', '', detail, '', '', '']])
+            continue
+        owners = {fid: lst.get('owner') for lst in rep['listeners'] for fid in lst.get('finding_ids') or ()}
+        for f in rep['findings']:
+            rule = rule_text(f.get('rule')) or ('nearest: ' + rule_text(f['nearest_rule']) if f.get('nearest_rule') else '')
+            writer.writerow([_csv_cell(v) for v in head + [
+                f['severity'], f['kind'], f['where'], owners.get(f.get('id'), ''), f['status'], f['status_reason'],
+                rule, f['explanation'], f.get('group')]])
+    return buf.getvalue()
 
 
 def fleet_summary(fleet, top=15):

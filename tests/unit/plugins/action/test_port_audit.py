@@ -43,7 +43,7 @@ LISTENERS = '''
 '''
 
 
-def playbook(tmp_path, tasks, play_vars='', args=(), inventory=None, callback='ansible.posix.json'):
+def playbook(tmp_path, tasks, play_vars='', args=(), inventory=None, callback='ansible.posix.json', extra_env=None):
     """Run one play on localhost; returns (rc, parsed json or None, stdout + stderr)."""
     play = textwrap.dedent('''\
         - hosts: all
@@ -60,7 +60,7 @@ def playbook(tmp_path, tasks, play_vars='', args=(), inventory=None, callback='a
     path.write_text(play)
     inv = inventory or 'localhost,'
     cmd = [str(BIN / 'ansible-playbook'), '-i', inv, '-c', 'local', str(path), *args]
-    env = dict(ENV, ANSIBLE_STDOUT_CALLBACK=callback)
+    env = dict(ENV, ANSIBLE_STDOUT_CALLBACK=callback, **(extra_env or {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path, check=False)
     out = proc.stdout + proc.stderr
     data = None
@@ -172,6 +172,25 @@ def test_default_policy_and_auto_protect(tmp_path):
     assert audit['plan']['block'] == [] and audit['plan']['protected'] == audit['protected']
 
 
+def test_the_gatherer_finds_the_session_s_ssh_port_without_an_extra_command(tmp_path):
+    # A local connection runs the module with the controller's environment: the gatherer finds the
+    # variable there (under become, in the nearest parent process that has it; see test_session.py).
+    rc, data, out = playbook(tmp_path, '''
+        - name: found
+          hostsec.ports.port_audit:
+            policy: {allow: ["0-65535"]}
+        - name: not asked
+          hostsec.ports.port_audit:
+            policy: {allow: ["0-65535"]}
+            read_ssh_connection: false
+    ''', extra_env={'SSH_CONNECTION': '192.0.2.1 50000 192.0.2.2 2299'})
+    assert rc == 0, out
+    res = results(data)
+    assert {'port': 2299, 'end': 2299, 'protocol': 'tcp',
+            'reason': 'management path: server port of the current SSH_CONNECTION'} in res['found']['protected']
+    assert all(p['port'] != 2299 for p in res['not asked']['protected'])
+
+
 BAD = [
     ('policy: {allow: [{port: 70000}]}', 'port_audit: allow[0] {port: 70000} (task): port: port 70000 is outside 0-65535'),
     ('policy: {deny: [sshh]}', "port_audit: deny[0] sshh (task): name: unknown profile or IANA service name 'sshh'; closest: ssh"),
@@ -251,10 +270,69 @@ def test_real_gathering_in_and_out_of_check_mode(tmp_path, check):
     assert rc == 0, out
     audit = results(data)['audit']
     assert audit['changed'] is False and not audit.get('failed'), audit
+    assert audit['check_mode'] is check
     assert audit['summary']['collector'] in ('netlink', 'procfs')
     assert audit['summary']['platform'] == 'linux'
     assert audit['summary']['listeners'] == len(audit['listeners'])
     assert [f for f in audit['findings'] if f['kind'] != 'wrong_owner'] == []
+    # Compact by default: every owner once in the processes table, listeners naming them by pid.
+    assert all('processes' not in lst and all(str(pid) in audit['processes'] for pid in lst['pids'])
+               for lst in audit['listeners'])
+
+
+def test_check_mode_is_the_task_s_effective_one_not_just_the_command_line(tmp_path):
+    # The role reads it instead of probing the host: a block's check_mode keyword counts, both ways.
+    rc, data, out = playbook(tmp_path, '''
+        - name: keyword on
+          check_mode: true
+          block:
+            - name: forced on
+              hostsec.ports.port_audit:
+                listeners: []
+        - name: keyword off
+          check_mode: false
+          block:
+            - name: forced off
+              hostsec.ports.port_audit:
+                listeners: []
+        - name: inherited
+          hostsec.ports.port_audit:
+            listeners: []
+    ''', args=['--check'])
+    assert rc == 0, out
+    res = results(data)
+    assert (res['forced on']['check_mode'], res['forced off']['check_mode'], res['inherited']['check_mode']) == (True, False, True)
+
+
+def test_full_listeners_on_request_and_compact_given_listeners_round_trip(tmp_path):
+    rc, data, out = playbook(tmp_path, '''
+        - name: compact
+          hostsec.ports.port_audit:
+            listeners: "{{ listeners }}"
+            policy: {allow: [22/tcp]}
+          register: compact
+        - name: full
+          hostsec.ports.port_audit:
+            listeners: "{{ listeners }}"
+            policy: {allow: [22/tcp]}
+            full_listeners: true
+          register: full
+        - name: again
+          hostsec.ports.port_audit:
+            listeners: {listeners: "{{ compact.listeners }}", processes: "{{ compact.processes }}"}
+            policy: {allow: [22/tcp]}
+            full_listeners: true
+          register: again
+    ''')
+    assert rc == 0, out
+    res = results(data)
+    full, compact, again = res['full'], res['compact'], res['again']
+    assert 'processes' not in full and [lst['processes'][0]['pid'] for lst in full['listeners']] == [1, 700, 900]
+    assert sorted(compact['processes']) == ['1', '700', '900'] and [lst['pids'] for lst in compact['listeners']] == [[1], [700], [900]]
+    assert compact['listeners'][0]['services'] == ['telnet.socket']  # the record's own units, not its processes'
+    assert again['listeners'] == full['listeners'] and again['findings'] == full['findings']
+    # Findings always carry their listener in full.
+    assert all(f['listener']['processes'] for f in compact['findings'] if f['listener'])
 
 
 def test_misspelt_role_variable_fails_before_the_host_is_touched(tmp_path):

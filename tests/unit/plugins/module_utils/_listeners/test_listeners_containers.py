@@ -11,6 +11,8 @@ import pytest
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import containers
 
 CID = '99b3c248fd3a0c93de42b03601e3d5898b1508e778617d958d9b76b240643188'
+POD = '8e652f7fa994ea503cb431f8349ad31cb38e9b5e18fd602757de0d0665948398'
+INFRA = '808d3d87cabddb91835448cfe9ad8ed3433022f9c7d4fa37eab4eff2a2e888c0'
 # /proc/PID/cgroup of a rootful podman container (cgroupfs manager, hybrid hierarchy).
 PODMAN_CGROUP = ''.join('%d:%s:/libpod_parent/libpod-%s\n' % (n, c, CID) for n, c in (
     (9, 'name=systemd'), (8, 'pids'), (1, 'cpu'), (0, '')))
@@ -39,6 +41,9 @@ NFT = (
     ('0::/kubepods.slice/kubepods-pod1b2c3d4e_0000_1111_2222_333344445555.slice/crio-%s.scope\n' % CID,
      ('cri-o', CID, '1b2c3d4e-0000-1111-2222-333344445555')),
     ('0::/system.slice/ssh.service\n', None),
+    # podman pods: cgroupfs (as recorded here, podman 4.3) and systemd cgroup managers
+    ('0::/libpod_parent/%s/libpod-%s\n' % (POD, CID), ('podman', CID, POD)),
+    ('0::/machine.slice/machine-libpod_pod_%s.slice/libpod-%s.scope\n' % (POD, CID), ('podman', CID, POD)),
 ])
 def test_from_cgroup(cgroup, expected):
     assert containers.from_cgroup(cgroup) == expected
@@ -56,6 +61,29 @@ def test_catalog_reads_podman_storage(tmp_path):
     assert catalog.describe('podman', CID) == expected
     # Unknown ids still name their runtime and id.
     assert catalog.describe('cri-o', 'ab' * 32, 'uid-1')['pod'] == 'uid-1'
+
+
+def test_catalog_names_a_podman_pod_from_libpod_state_and_knows_its_infra(tmp_path):
+    store = tmp_path / 'storage'
+    for cid, notes in ((CID, {'io.container.manager': 'libpod', 'io.kubernetes.cri-o.ContainerType': 'container',
+                              'io.kubernetes.cri-o.SandboxID': INFRA}),
+                       (INFRA, {'io.container.manager': 'libpod'})):
+        (store / 'overlay-containers' / cid / 'userdata').mkdir(parents=True)
+        (store / 'overlay-containers' / cid / 'userdata' / 'config.json').write_text(json.dumps({'annotations': notes}))
+    (store / 'overlay-containers' / 'containers.json').write_text(json.dumps([
+        {'id': CID, 'names': ['web'], 'metadata': json.dumps({'image-name': 'localhost/web:latest'})},
+        {'id': INFRA, 'names': ['8e652f7fa994-infra'], 'metadata': json.dumps({'image-name': 'localhost/podman-pause'})}]))
+    # libpod's bolt file as recorded here: binary pages with each pod's config JSON inside.
+    (store / 'libpod').mkdir()
+    (store / 'libpod' / 'bolt_state.db').write_bytes(
+        b'\x00\x03allPods\x00' + POD.encode() + b'shop\x00\x10config{"id":"' + POD.encode()
+        + b'","name":"shop \\"eu\\"","labels":{},"sharesNet":true}\x00\x00')
+    catalog = containers.Catalog(storage=(str(store),), docker=str(tmp_path / 'none'), tasks=str(tmp_path / 'none'))
+    assert catalog.describe('podman', CID, POD)['pod'] == 'shop "eu"'
+    assert catalog.is_sandbox('podman', INFRA, POD) and not catalog.is_sandbox('podman', CID, POD)
+    assert not catalog.is_sandbox('podman', INFRA)  # outside a pod nothing is an infra container
+    # A pod id libpod does not know stays an id, never a guess.
+    assert catalog.describe('podman', CID, 'ab' * 32)['pod'] == 'ab' * 32
 
 
 def test_catalog_reads_docker_config(tmp_path):

@@ -169,6 +169,15 @@ def test_expand_survives_json_and_passes_full_records_through():
     assert schema.expand({'listeners': full}) == full
 
 
+def test_compact_keeps_a_record_s_own_services():
+    """A listener passed in (or from Windows) may name units its processes do not: the round trip is exact."""
+    full = _full_listeners()
+    full[1] = dict(full[1], services=['given.service'])
+    result = schema.compact(full)
+    assert result['listeners'][1]['services'] == ['given.service']
+    assert schema.expand(result) == full
+
+
 def test_expand_names_a_missing_pid():
     result = schema.compact(_full_listeners())
     del result['processes']['11']

@@ -14,6 +14,8 @@ the reports only put them into words.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 import os
 import stat
@@ -21,6 +23,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
 from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, files, html, query, render
 
 with open(os.path.join(os.path.dirname(__file__), 'fixtures', 'port_audit_result.json')) as _handle:
@@ -200,6 +203,48 @@ def test_every_format_escapes_every_hostile_name():
     for line in render.fleet_summary(doc) + render.text_table(doc['hosts'][0]):
         assert '\x07' not in line and '\u202e' not in line
     json.loads(render.to_json(doc))
+    for rep in doc['hosts']:
+        host_md = render.host_markdown(rep)
+        for bad in ('<img', '<script', '<!--', '\x07', '\x00', '\u202e', '\u2028', '\udcff', '[link](javascript'):
+            assert bad not in host_md, bad
+    rows = list(csv.reader(io.StringIO(render.fleet_csv(doc))))
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(('=', '+', '-', '@')), cell
+            assert '\x07' not in cell and '\x00' not in cell and '\u202e' not in cell and '\n' not in cell
+
+
+def test_a_compact_audit_reports_the_same_as_a_full_one():
+    # port_audit returns its listeners compact (owners once, by pid); older results and given ones are full.
+    full = {k: v for k, v in AUDIT.items() if k != 'processes'}
+    compact = dict(full, **schema.compact(full['listeners']))
+    assert all('pids' in lst for lst in compact['listeners'])
+    assert build.host_report('web1', compact) == build.host_report('web1', full)
+    broken = dict(compact, processes={})
+    with pytest.raises(build.ReportError, match=r"web1: listeners\[0\]\.pids: pid 400 is not in the processes table"):
+        build.host_report('web1', broken)
+
+
+def test_host_markdown_spells_out_findings_and_listeners():
+    text = render.host_markdown(fleet()['hosts'][2])
+    assert text.startswith('# Listening ports on web2\n') and 'Result: **NON-COMPLIANT**, mode enforce' in text
+    assert '| critical | denied | \\[::\\]:23/tcp (in.telnetd) | stopped: stop telnet.service | deny\\[0\\]' in text
+    listeners = text.split('## Listeners', 1)[1].split('## Effective policy')[0]
+    assert listeners.count('\n| ') - 1 == len(AUDIT['listeners'])
+    assert '| 0.0.0.0:8081/tcp (python3) | web8081.service | python3, pid 500, user root' in listeners
+    assert '## Effective policy' in text
+    assert 'Not audited' in render.host_markdown(fleet()['hosts'][0])
+
+
+def test_csv_has_one_row_per_finding_and_defuses_formulas():
+    doc = fleet()
+    doc['hosts'][1]['findings'][0]['explanation'] = '=HYPERLINK("http://x","y")'
+    rows = list(csv.DictReader(io.StringIO(render.fleet_csv(doc))))
+    assert [r['host'] for r in rows].count('web1') == 5 and [r['host'] for r in rows].count('db1') == 1
+    assert rows[0]['result'] == 'not audited' and rows[0]['status_reason'] == 'unreachable'
+    first = next(r for r in rows if r['host'] == 'web1')
+    assert first['explanation'] == '\'=HYPERLINK("http://x","y")' and first['severity'] in build.SEVERITIES
+    assert tuple(rows[0]) == render.CSV_COLUMNS
 
 
 def test_html_is_self_contained_with_a_strict_policy():
@@ -216,6 +261,14 @@ def test_host_file_names_are_unique_and_reversible():
     assert all('/' not in e and not e.startswith('.') and len(e) <= files.MAX_NAME for e in encoded)
     assert [files.host_from_file_name(e) for e in encoded[:-2]] == names[:-2]
     assert encoded[:3] == ['web%2F1', 'web_1', 'web%3A1']
+
+
+def test_host_file_names_differ_on_a_case_insensitive_file_system():
+    names = ['web', 'WEB', 'Web', 'web%57', 'Ünï', 'ünï', 'con', 'NUL', 'lpt1', 'console', 'db-01.example.com']
+    encoded = [files.host_file_name(n) for n in names]
+    assert len({e.lower() for e in encoded}) == len(names)
+    assert [files.host_from_file_name(e) for e in encoded] == names
+    assert encoded[1] == '%57%45%42' and encoded[6] == '%63on' and encoded[-1] == 'db-01.example.com'
 
 
 def test_files_are_private_by_default(tmp_path):
