@@ -202,10 +202,12 @@ test-molecule: venv sysdeps collection image
 	NO_COLOR=1 $(BIN)/molecule test $(MOLECULE_SCENARIOS)
 
 # Needs root (network namespaces) for the gathering scenarios.
-bench: venv sysdeps collection
+bench: venv sysdeps collection image
 	$(BIN)/python benchmarks/kb_bench.py
 	$(BIN)/python benchmarks/policy_bench.py
+	$(BIN)/python benchmarks/report_bench.py
 	$(BIN)/python benchmarks/gather_bench.py
+	$(BIN)/python benchmarks/audit_bench.py
 
 clean:
 	rm -rf $(BUILD) reports .pytest_cache

@@ -437,7 +437,9 @@ def write_section(path, text):
     if start == -1:
         doc = doc.rstrip('\n') + '\n\n' + text + '\n'
     else:
-        end = doc.find('\n## ', start + 1)
+        # The section ends at the next heading or at another benchmark's marked section.
+        ends = [pos for pos in (doc.find('\n## ', start + 1), doc.find('\n<!-- ', start + 1)) if pos != -1]
+        end = min(ends) if ends else -1
         doc = doc[:start + 1] + text.rstrip('\n') + ('\n' + doc[end:] if end != -1 else '\n')
     with open(path, 'w') as handle:
         handle.write(doc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 
+from ansible.errors import AnsibleError
 from ansible.utils.display import Display
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._action import GuardedAction
@@ -98,7 +99,7 @@ class ActionModule(GuardedAction):
         else:
             gathered = self._gather(args, task_vars)
         session = gathered.pop('session', None)
-        protect, ssh_source = self._protect(args, task_vars, listed, session)
+        protect, ssh_source, protect_warnings = self._protect(args, task_vars, listed, session)
         gather_warnings = [_text(w) for w in gathered.pop('warnings', None) or ()]
         platform = gathered.get('platform') or ('windows' if self._is_windows(task_vars) else 'linux')
         if ephemeral is None and gathered.get('ephemeral_range'):
@@ -112,6 +113,7 @@ class ActionModule(GuardedAction):
             outcome['findings'], listeners, platform=platform, mode=args['mode'], actions=args['actions'],
             protected=protect, protect_units=args['protect_units'], backend=args['backend'],
             mask_units=args['mask_units'], domain_controller=gathered.get('domain_controller'))
+        warnings += protect_warnings
         all_warnings = list(policy.warnings) + gather_warnings + warnings + outcome['warnings']
         for warning in gather_warnings + warnings + outcome['warnings']:
             display.warning(warning)
@@ -172,9 +174,15 @@ class ActionModule(GuardedAction):
                              % type(value).__name__)
         if not isinstance(gathered['listeners'], list):
             raise AuditError('listeners: expected a list, got %s' % type(gathered['listeners']).__name__)
+        # Only the gatherer run by this task may say which SSH session it runs in: a value passed in could
+        # come from another host or be made up, and it would exempt a port from remediation.
+        gathered.pop('session', None)
         # A registered gatherer result is compact (processes once, by pid): the engine reads full records.
         _keep_compact(gathered)
-        gathered['listeners'] = schema.expand(gathered)
+        try:
+            gathered['listeners'] = schema.expand(gathered)
+        except schema.SchemaError as exc:
+            raise AuditError('listeners: %s' % exc)
         gathered.pop('processes', None)
         for i, lst in enumerate(gathered['listeners']):
             schema.validate_listener(lst, where='listeners[%d]' % i)
@@ -202,14 +210,17 @@ class ActionModule(GuardedAction):
         res.pop('ansible_facts', None)
         # The Linux module sends each process once (compact form); the engine reads full records.
         _keep_compact(res)
-        res['listeners'] = schema.expand(res)
+        try:
+            res['listeners'] = schema.expand(res)
+        except schema.SchemaError as exc:
+            raise AuditError('gathering with %s returned a result that does not fit the schema: %s' % (name, exc))
         res.pop('processes', None)
         return res
 
     def _protect(self, args, task_vars, listed, session):
         """Protected records (see _remediation.protect): the user's specs, then the management path."""
         if not args['auto_protect']:
-            return listed, None
+            return listed, None, []
         try:
             conn = self._templar.template(task_vars.get('ansible_connection')) or self._play_context.connection
             port, port_var = None, 'ansible_port'
@@ -218,39 +229,62 @@ class ActionModule(GuardedAction):
                     port, port_var = self._templar.template(task_vars[name]), name
                     break
             windows = self._is_windows(task_vars)
-            ssh_connection, source = self._ssh_connection(args, task_vars, conn, session, windows)
-            path = protection.management_path(conn, ansible_port=port, port_var=port_var,
-                                              ssh_connection=ssh_connection, windows=windows)
+            given = args['ssh_connection']
+            path = protection.management_path(conn, ansible_port=port, port_var=port_var, ssh_connection=given,
+                                              windows=windows)
         except protection.ProtectError as exc:
             raise AuditError(str(exc))
-        return protection.merge(listed, path), source
+        if given is not None:
+            return protection.merge(listed, path), 'the ssh_connection option', []
+        found, source, warnings = self._ssh_connections(args, task_vars, conn, session, windows)
+        records, bad, used = protection.session_ports(found)
+        warnings += bad
+        if found:
+            source = ' and '.join(used) if used else 'unusable: ' + '; '.join(src for _v, src in found)
+        return protection.merge(listed, path, records), source, warnings
 
-    def _ssh_connection(self, args, task_vars, conn, session, windows):
-        """(SSH_CONNECTION, where it came from): given, gathered facts, the gatherer, else read without become.
+    def _ssh_connections(self, args, task_vars, conn, session, windows):
+        """([(SSH_CONNECTION, where it came from)], why there is none, warnings): the live session, then facts.
 
-        The gatherer finds it in its own session's processes (see
-        module_utils/_listeners/session.py), which costs nothing extra. Only
-        when it could not (a become user that may not read the session's
-        processes, listeners passed in) is one command run, without become,
-        since sudo's env_reset drops the variable.
+        Only an SSH connection has a session the controller depends on; under
+        any other (local, podman, docker...) the module's environment is the
+        image's or the controller's, and a value there must not exempt a port.
+        The gatherer finds the value in its own session's processes (see
+        module_utils/_listeners/session.py) at no extra cost. Only when it could
+        not (a become user that may not read them, listeners passed in) is one
+        command run, without become, since sudo's env_reset drops the variable.
         """
-        if args['ssh_connection'] is not None:
-            return args['ssh_connection'], 'the ssh_connection option'
+        if not args['read_ssh_connection']:
+            return [], 'not read (read_ssh_connection=false)', []
+        if windows or conn not in protection.SSH_CONNECTIONS:
+            return [], 'none: %s connection (only an SSH session is protected)' % (conn or 'unknown'), []
+        found, warnings = [], []
+        why = 'not set'
+        if isinstance(session, dict):
+            if session.get('ssh_connection'):
+                found.append((session['ssh_connection'], 'gatherer: %s' % session.get('source')))
+            elif session.get('source'):
+                why = 'gatherer: %s' % session['source']
+                if 'malformed' in str(session['source']):
+                    warnings.append('the gatherer found a %s: it is not used, and the command below may not do '
+                                    'better' % session['source'])
         facts = task_vars.get('ansible_facts') or {}
         env = facts.get('env') or task_vars.get('ansible_env') or {}
         if isinstance(env, dict) and env.get('SSH_CONNECTION'):
-            return env['SSH_CONNECTION'], 'gathered facts (ansible_env)'  # already there: free
-        if not args['read_ssh_connection']:
-            return None, 'not read (read_ssh_connection=false)'
-        if isinstance(session, dict) and session.get('ssh_connection'):
-            return session['ssh_connection'], 'gatherer: %s' % session.get('source')
-        if windows or 'ssh' not in str(conn or ''):
-            # Only an SSH session has the variable (and Windows OpenSSH has no /bin/sh).
-            return None, 'none: %s connection' % (conn or 'unknown')
-        res = self._low_level_execute_command("/bin/sh -c 'printf \"%s\" \"$SSH_CONNECTION\"'", sudoable=False)
+            # Facts may be cached from another session: their port is kept too, never instead of the live one.
+            found.append((env['SSH_CONNECTION'], 'gathered facts (ansible_env)'))
+        if any(src.startswith('gatherer') for _v, src in found):
+            return found, None, warnings
+        try:
+            res = self._low_level_execute_command("/bin/sh -c 'printf \"%s\" \"$SSH_CONNECTION\"'", sudoable=False)
+        except AnsibleError as exc:  # the connection itself failed: the gather that follows will say so too
+            res = {'rc': None, 'stderr': str(exc)}
         if res.get('rc') != 0:
-            display.warning('could not read SSH_CONNECTION on the host (rc %s: %s); only the port the controller '
-                            'names (ansible_port) is protected' % (res.get('rc'), (res.get('stderr') or '').strip()))
-            return None, 'unreadable: the command without become failed (rc %s)' % res.get('rc')
-        value = (res.get('stdout') or '').strip() or None
-        return value, 'a command without become' + ('' if value else ' (not set)')
+            warnings.append('could not read SSH_CONNECTION on the host (rc %s: %s); unless gathered facts had it, '
+                            'the sshd port as the host sees it is not known and only ansible_port (or 22) is protected'
+                            % (res.get('rc'), (res.get('stderr') or '').strip()[:300]))
+            return found, 'unreadable: the command without become failed (rc %s)' % res.get('rc'), warnings
+        value = (res.get('stdout') or '').strip()
+        if value:
+            found.append((value, 'a command without become'))
+        return found, '%s; a command without become found none' % why, warnings

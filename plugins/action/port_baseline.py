@@ -70,7 +70,7 @@ class ActionModule(GuardedAction):
                 raise propose.BaselineError('%s: the result has no listeners list (register port_audit or '
                                             'listening_ports_info)' % host)
             try:
-                # Gather results are compact (owners by pid in a table); port_audit results are full records.
+                # Gather and port_audit results are compact (owners by pid in a table); full records pass through.
                 listeners = schema.expand(value)
             except schema.SchemaError as exc:
                 raise propose.BaselineError('%s: %s' % (host, exc))

@@ -45,8 +45,24 @@ def _read_fleet(path, field):
 
 def _unenforced(audit):
     """The outcome of a host nothing was enforced on: the plan's mode, the audit's check mode."""
+    if not isinstance(audit, dict):
+        return {}
     plan = audit.get('plan') if isinstance(audit.get('plan'), dict) else {}
     return {'mode': plan.get('mode') or 'report', 'check_mode': bool(audit.get('check_mode'))}
+
+
+def _outcome(audit, outcome):
+    """The host's outcome for this audit: none, or one of another mode (left by an earlier run), is no outcome.
+
+    The role sets the outcome in enforce mode only; a report-mode run after an
+    enforce run in the same play would otherwise show the old run's result.
+    """
+    if not isinstance(outcome, dict):
+        return _unenforced(audit)
+    plan = audit.get('plan') if isinstance(audit, dict) and isinstance(audit.get('plan'), dict) else {}
+    if plan.get('mode') and outcome.get('mode', 'report') != plan['mode']:
+        return _unenforced(audit)
+    return outcome
 
 
 class ActionModule(GuardedAction):
@@ -68,7 +84,9 @@ class ActionModule(GuardedAction):
             for host, value in args['results'].items():
                 if not isinstance(value, dict):
                     raise build.ReportError('results.%s: expected a mapping with audit and outcome, got %r' % (host, value))
-                out[host] = (value.get('audit') or {}, value.get('outcome') or {}, value.get('groups') or ())
+                audit = value.get('audit') or {}
+                outcome = value.get('outcome')
+                out[host] = (audit, _outcome(audit, outcome), value.get('groups') or ())
             return out
         hosts = args['hosts'] if args['hosts'] is not None else task_vars.get('ansible_play_hosts_all') or []
         out = {}
@@ -77,12 +95,14 @@ class ActionModule(GuardedAction):
             if hvars is None:
                 raise build.ReportError('hosts: %r is not in the inventory' % (host,))
             audit = self._templar.template(hvars.get(args['audit_var'])) if args['audit_var'] in hvars else None
-            outcome = self._templar.template(hvars.get(args['outcome_var'])) if args['outcome_var'] in hvars else None
+            outcome = None
+            if args['outcome_var'] and args['outcome_var'] in hvars:
+                outcome = self._templar.template(hvars.get(args['outcome_var']))
             groups = [g for g in (hvars.get('group_names') or ()) if g not in ('all', 'ungrouped')]
             if not isinstance(audit, dict):
                 audit = {'msg': 'no port_audit result (%s is not set: the host failed or was unreachable before '
                                 'the audit)' % args['audit_var']}
-            out[host] = (audit, outcome if isinstance(outcome, dict) else _unenforced(audit), groups)
+            out[host] = (audit, _outcome(audit, outcome), groups)
         return out
 
     def _report(self, args, task_vars, result):
@@ -109,8 +129,14 @@ class ActionModule(GuardedAction):
         # Render everything before writing anything, so bad options leave no half-written set.
         out = {}
         if dest:
+            names = {}
             for rep in reports:
-                base = os.path.join(dest, 'hosts', files.host_file_name(rep['host']))
+                name = files.host_file_name(rep['host'])
+                if name.lower() in names:  # never expected (names are reversible); never overwrite either
+                    raise build.ReportError('hosts: %r and %r would share the report file hosts/%s.json'
+                                            % (names[name.lower()], rep['host'], name))
+                names[name.lower()] = rep['host']
+                base = os.path.join(dest, 'hosts', name)
                 out[base + '.json'] = render.to_json(rep)
                 if 'markdown' in args['formats']:
                     out[base + '.md'] = render.host_markdown(rep)
@@ -144,9 +170,9 @@ class ActionModule(GuardedAction):
         )
         if selected is not None:
             result['query_result'] = selected
-        if args['stats_key']:
+        if args['stats_name']:
             # Read by the strategy from any task's result, as set_stats returns it: one task fewer in the role.
-            result['ansible_stats'] = {'data': {args['stats_key']: result['stats']}, 'per_host': False,
+            result['ansible_stats'] = {'data': {args['stats_name']: result['stats']}, 'per_host': False,
                                        'aggregate': False}
         return result
 

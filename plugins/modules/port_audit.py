@@ -153,17 +153,23 @@ options:
     version_added: 0.3.0
   ssh_connection:
     description:
-      - The host's C(SSH_CONNECTION) value, read by the caller without become. Its server port is protected.
-      - When not set and O(read_ssh_connection=true), C(ansible_facts.env.SSH_CONNECTION) is used if environment
-        facts were gathered, else the value the gatherer found in its session's processes, else one command
-        without become reads it (SSH connections only).
+      - The host's C(SSH_CONNECTION) value (C(client_ip client_port server_ip server_port)), read by the caller
+        without become. Its server port is protected. A value of another shape fails the task.
+      - When not set, see O(read_ssh_connection).
     type: str
   read_ssh_connection:
     description:
-      - Find the host's C(SSH_CONNECTION) when O(ssh_connection) is not given, and protect its server port. This
-        is the sshd port as the host sees it, which behind NAT or port forwarding differs from C(ansible_port).
-      - The gatherer reads it from its own session's processes, at no extra cost. A command without become runs
-        only when that fails, for example for a become user that may not read the session's processes.
+      - Under an SSH connection, find the host's C(SSH_CONNECTION) when O(ssh_connection) is not given, and
+        protect its server port. This is the sshd port as the host sees it, which behind NAT or port forwarding
+        differs from C(ansible_port).
+      - The gatherer reads it from its own session's processes, at no extra cost; C(ansible_facts.env) is used
+        as well when present (a cached fact may be stale, so both ports are protected). A command without become
+        runs only when the gatherer cannot read it, for example for a become user that may not read the
+        session's processes. A found value of the wrong shape is left out with a warning; output of login
+        scripts before the value is skipped.
+      - Other connections (local, podman, docker...) have no SSH session to protect, and the module's
+        environment there is the controller's or the image's, so nothing is read. A C(session) in a result
+        passed as O(listeners) is never used.
     type: bool
     default: true
     version_added: 0.3.0
@@ -395,6 +401,14 @@ ignored_listeners:
   returned: success
   type: list
   elements: dict
+check_mode:
+  description:
+    - Whether this task ran in check mode, as Ansible resolved it for the task (C(--check), or the C(check_mode)
+      keyword of the task, a block, an C(include_role) or the play). C(ansible_check_mode) reflects C(--check)
+      only. The C(hostsec.ports.port_policy) role reads this instead of probing the host.
+  returned: success
+  type: bool
+  version_added: 0.3.0
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -67,8 +67,9 @@ options:
     description:
       - Host variable holding what the role did on the host (C(mode), C(check_mode), C(backend), C(trial),
         C(errors), C(applied), C(not_effective)).
-      - When the host has no such variable, the mode is that of the audit's plan and the check mode the audit's
-        own (nothing was enforced). The role sets the variable in enforce mode only.
+      - When the host has no such variable, or O(outcome_var) is empty, or the outcome's mode is not the audit
+        plan's (an outcome left by an earlier run in the same play), the mode is that of the audit's plan and the
+        check mode the audit's own (nothing was enforced). The role sets the variable in enforce mode only.
     type: str
     default: __port_policy_outcome
   results:
@@ -99,7 +100,7 @@ options:
     type: str
     choices: [finding, host]
     default: finding
-  stats_key:
+  stats_name:
     description:
       - Name under which RV(stats) is published as the play's custom stats (see M(ansible.builtin.set_stats)).
         Empty publishes nothing.
@@ -200,9 +201,9 @@ drift:
   type: dict
 stats:
   description:
-    - The short fleet summary. It is also published as custom stats under O(stats_key), as
+    - The short fleet summary. It is also published as custom stats under O(stats_name), as
       M(ansible.builtin.set_stats) would (not per host, not aggregated). It appears in the job's artifacts in
-      AWX/AAP and in ansible-runner's C(artifacts/<id>/job_events). With O(stats_key) empty it is only returned.
+      AWX/AAP and in ansible-runner's C(artifacts/<id>/job_events). With O(stats_name) empty it is only returned.
   returned: always
   type: dict
 query_result:
@@ -218,7 +219,7 @@ ARGUMENT_SPEC = dict(
     hosts=dict(type='list', elements='str'),
     audit_var=dict(type='str', default='__port_policy_audit'),
     outcome_var=dict(type='str', default='__port_policy_outcome'),
-    stats_key=dict(type='str', default='hostsec_ports'),
+    stats_name=dict(type='str', default='hostsec_ports'),
     results=dict(type='dict'),
     fleet=dict(type='bool', default=True),
     formats=dict(type='list', elements='str', choices=['json', 'junit', 'markdown', 'html', 'csv'],

@@ -165,30 +165,34 @@ def pod():
         pytest.skip('podman or the test image %s is missing (make image), or the podman lock %s stayed busy'
                     % (IMAGE, LOCK))
     name = 'hostsec-pod-%s' % uuid.uuid4().hex[:8]
-    member = name + '-web'
     if _podman('pod', 'create', '--name', name).returncode != 0:
         pytest.skip('podman pod create failed')
     try:
-        run = _podman('run', '-d', '--pod', name, '--name', member, IMAGE, 'python3', '-m', 'http.server', '8081')
-        if run.returncode != 0:
-            pytest.skip('podman run in a pod failed: %s' % run.stderr[-300:])
-        cid = run.stdout.strip().splitlines()[-1]
-        pid = int(_podman('inspect', '-f', '{{.State.Pid}}', member, check=True).stdout.strip())
-        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
+        members = {}
+        for role, port in (('web', 8081), ('sidecar', 8082)):  # two workloads share the pod's namespace
+            member = '%s-%s' % (name, role)
+            run = _podman('run', '-d', '--pod', name, '--name', member, IMAGE, 'python3', '-m', 'http.server', str(port))
+            if run.returncode != 0:
+                pytest.skip('podman run in a pod failed: %s' % run.stderr[-300:])
+            pid = int(_podman('inspect', '-f', '{{.State.Pid}}', member, check=True).stdout.strip())
+            members[port] = {'name': member, 'id': run.stdout.strip().splitlines()[-1], 'pid': pid}
+        inode = int(os.readlink('/proc/%d/ns/net' % members[8081]['pid'])[5:-1])
         for _attempt in range(100):
-            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8081):
+            result = linux.gather(namespaces='all', protocols=['tcp'])
+            if _in(result, inode, 8081) and _in(result, inode, 8082):
                 break
-        yield {'pod': name, 'name': member, 'id': cid, 'pid': pid, 'inode': inode}
+        yield {'pod': name, 'members': members, 'inode': inode}
     finally:
         _podman('pod', 'rm', '-f', '-t', '0', name)
 
 
-def test_podman_pod_member_is_named_with_its_pod_not_the_infra_container(pod):
+def test_podman_pod_listeners_name_their_own_container_and_the_pod(pod):
     result = linux.gather(namespaces='all', protocols=['tcp'])
-    found = _in(result, pod['inode'], 8081)
-    assert len(found) == 1
-    # The namespace belongs to the pod's infra (pause) container; the workload is what people look for.
-    assert found[0]['container'] == {'runtime': 'podman', 'id': pod['id'], 'name': pod['name'], 'image': IMAGE,
-                                     'pod': pod['pod']}
+    for port, member in pod['members'].items():
+        found = _in(result, pod['inode'], port)
+        assert len(found) == 1, port
+        # Not the pod's infra (pause) container, and not the other workload in the same namespace.
+        assert found[0]['container'] == {'runtime': 'podman', 'id': member['id'], 'name': member['name'],
+                                         'image': IMAGE, 'pod': pod['pod']}
     summary = [ns for ns in result['namespaces'] if ns['netns'] == pod['inode']]
     assert summary and summary[0]['container']['pod'] == pod['pod'] and summary[0]['entered']

@@ -46,6 +46,7 @@ PODMAN_POD = re.compile(r'libpod_parent/' + _ID + r'/|libpod_pod_' + _ID + r'\.s
 # libpod keeps its state (pods and containers, as JSON) in a bolt or an SQLite file; each record starts
 # with its id and name. Read as bytes, never through podman.
 LIBPOD_DBS = ('libpod/bolt_state.db', 'db.sql', 'libpod/db.sql')
+LIBPOD_DB_LIMIT = 64 * 1024 * 1024  # bytes; a state file is a few MB even on busy hosts
 _LIBPOD_RECORD = re.compile(rb'\{"id":"([0-9a-f]{64})","name":"((?:[^"\\]|\\.){1,253})"')
 # OCI annotations saying a container is its pod's sandbox (pause/infra) rather than a workload.
 _CONTAINER_TYPE = ('io.kubernetes.cri-o.ContainerType', 'io.kubernetes.cri.container-type')
@@ -100,6 +101,8 @@ class Catalog(object):
                 for name in LIBPOD_DBS:
                     try:
                         with open(os.path.join(root, name), 'rb') as handle:
+                            if os.fstat(handle.fileno()).st_size > LIBPOD_DB_LIMIT:
+                                continue  # pods keep their ids rather than cost the gather this much memory
                             data = handle.read()
                     except OSError:
                         continue

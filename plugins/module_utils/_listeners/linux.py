@@ -120,8 +120,51 @@ def gather(protocols=('tcp', 'udp'), families=('ipv4', 'ipv6'), include_loopback
             gc.enable()
 
 
+def _own_container_id():
+    """The container id this gather itself runs in, if any (the host of a nested namespace is a container too)."""
+    try:
+        with open('/proc/self/cgroup', 'rb') as handle:
+            ref = containers.from_cgroup(handle.read())
+    except OSError:
+        return None
+    return ref[1] if ref else None
+
+
+def _namespace_containers(ns, catalog, own_id=None):
+    """(the container a namespace belongs to, {pid: workload container}) from its processes' cgroups.
+
+    Outside a pod a namespace is one container's: the first process that names
+    a runtime says which. In a pod every container shares the pause/infra
+    container's namespace, so every process is read and the workloads are
+    told apart; the infra container names the namespace only when nothing else
+    does. A process whose cgroup names the container this gather runs in is
+    the host's, not another container's: inside a container, every process's
+    cgroup path holds the container's own id.
+    """
+    container, members = None, {}
+    for pid in ns.pids:
+        try:
+            with open('%s/%d/cgroup' % (owners.PROC, pid), 'rb') as handle:
+                ref = containers.from_cgroup(handle.read())
+        except OSError:
+            continue
+        if ref is None or ref[1] == own_id:
+            continue
+        if catalog.is_sandbox(*ref):
+            if container is None:
+                container = catalog.describe(*ref)
+            continue
+        members[pid] = catalog.describe(*ref)
+        if ref[2] is None:
+            break  # not in a pod: the namespace is this container's
+    if members:
+        container = next(iter(members.values()))
+    return container, members
+
+
 def _other_namespaces(own, protocols, families, warnings):
-    """[(inode, records, ifnames, container, addresses)] of every other network namespace, and a summary."""
+    """[(inode, records, ifnames, container, addresses)] of every other network namespace, a summary, and
+    {inode: {pid: container}} for pods whose namespace holds several workload containers."""
     found, unreadable = netns.discover()
     others = [ns for inode, ns in sorted(found.items()) if inode != own]
     got = netns.collect_each(others, protocols, families, with_addresses=True)
@@ -129,23 +172,19 @@ def _other_namespaces(own, protocols, families, warnings):
     out = []
     summary = []
     failed = []
+    pod_members = {}
+    own_id = _own_container_id()
     for ns in others:
         records, addresses, names, error = got[ns.inode]
-        container = None
-        for pid in ns.pids:
-            try:
-                with open('%s/%d/cgroup' % (owners.PROC, pid), 'rb') as handle:
-                    ref = containers.from_cgroup(handle.read())
-            except OSError:
-                continue
-            if ref is not None:
-                # In a pod every container shares the infra's namespace: name a workload, not the pause process.
-                sandbox = catalog.is_sandbox(*ref)
-                if container is None or not sandbox:
-                    container = catalog.describe(*ref)
-                if not sandbox:
-                    break
-        if container is None and ns.named is not None:
+        container, members = _namespace_containers(ns, catalog, own_id)
+        if len({c['id'] for c in members.values()}) > 1:
+            # A pod: several workloads share the infra's namespace. Each listener is named after the container
+            # of its owning process (below); one whose owner is unknown after the pod only, not a guess.
+            first = next(iter(members.values()))
+            container = make_container(first['runtime'], pod=first['pod'])
+            pod_members[ns.inode] = members
+        if container is None:
+            # Every listener outside the host's namespace says so (policy, remediation and reports rely on it).
             container = make_container('netns', name=ns.named)
         summary.append({'netns': ns.inode, 'container': container, 'entered': error is None, 'error': error,
                         'processes': len(ns.pids), 'listeners': sum(len(recs) for _p, _f, recs in records)})
@@ -160,7 +199,7 @@ def _other_namespaces(own, protocols, families, warnings):
     if unreadable:
         warnings.append('namespaces=all: the network namespace of %d processes could not be read (ptrace access '
                         'to /proc/PID/ns/net was refused), so namespaces only they use are missing' % unreadable)
-    return out, summary
+    return out, summary, pod_members
 
 
 def _describe(container, ns):
@@ -190,8 +229,9 @@ def _gather(protocols, families, include_loopback, collector, runner, namespaces
     sources = [(own, records, {}, None, None)]
     del records
     summary = None
+    pod_members = {}
     if namespaces == 'all':
-        others, summary = _other_namespaces(own, protocols, families, warnings)
+        others, summary, pod_members = _other_namespaces(own, protocols, families, warnings)
         sources.extend(others)
 
     # The process table holds exactly the owners of listed sockets: a socket dropped below as
@@ -233,6 +273,7 @@ def _gather(protocols, families, include_loopback, collector, runner, namespaces
     shared = {}
     for ns_inode, groups, names, container, _addrs in sources:
         here = ns_inode == own
+        members = pod_members.get(ns_inode)
         for protocol, family, recs in groups:
             for index, rec in enumerate(recs):
                 if rec is None:
@@ -263,6 +304,10 @@ def _gather(protocols, families, include_loopback, collector, runner, namespaces
                         if units:
                             proc = dict(proc, unit=units[0], services=sorted(set(units)))
                     plist.append(proc)
+                if members:
+                    owner = next((members[p['pid']] for p in plist if p['pid'] in members), None)
+                    if owner is not None:
+                        listener['container'] = owner
                 if plist:
                     set_owners(listener, plist, table, shared)
                 elif inode:

@@ -403,24 +403,42 @@ def owner_lookup(result):
 
     A compact listener's records come from ``result['processes']`` (the same
     dict for every listener of a pid, so a reader can work on each process
-    once); a full listener's are its own ``processes``. A pid the table does
-    not hold raises SchemaError naming the listener.
+    once); a full listener's are its own ``processes``. A result passed in by
+    a user may be anything: a table, pid list, record or override of the
+    wrong shape, a pid the table does not hold, or a record filed under
+    another pid raises SchemaError naming the listener, never a wrong owner.
     """
-    table = result.get('processes') or {}
+    table = result.get('processes')
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise SchemaError('processes: expected a mapping of pid to process, got %s' % type(table).__name__)
 
     def owners(index, lst):
         if 'pids' not in lst:
             return lst.get('processes') or []
+        pids = lst['pids']
+        if not isinstance(pids, list):
+            raise SchemaError('listeners[%d].pids: expected a list of pids, got %r' % (index, pids))
         overrides = lst.get('process_overrides') or {}
+        if not isinstance(overrides, dict):
+            raise SchemaError('listeners[%d].process_overrides: expected a mapping, got %r' % (index, overrides))
         procs = []
-        for pid in lst['pids']:
+        for pid in pids:
+            if isinstance(pid, bool) or not (isinstance(pid, int) or (isinstance(pid, str) and pid.isdigit())):
+                raise SchemaError('listeners[%d].pids: %r is not a pid' % (index, pid))
             key = str(pid)
             proc = table.get(key)
             if proc is None:
-                proc = table.get(pid) if isinstance(table, dict) else None
+                proc = table.get(int(pid))
             if proc is None:
                 raise SchemaError('listeners[%d].pids: pid %r is not in the processes table' % (index, pid))
+            if not isinstance(proc, dict) or str(proc.get('pid')) != key:
+                raise SchemaError('processes[%s]: expected the record of process %s, got %r' % (key, key, proc))
             if key in overrides:
+                if not isinstance(overrides[key], dict):
+                    raise SchemaError('listeners[%d].process_overrides[%s]: expected a mapping, got %r'
+                                      % (index, key, overrides[key]))
                 proc = dict(proc, **overrides[key])
             procs.append(proc)
         return procs

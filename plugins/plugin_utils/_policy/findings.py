@@ -15,10 +15,32 @@ from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity imp
 KINDS = ('denied', 'identity_mismatch', 'unexpected', 'wrong_exposure', 'wrong_owner', 'expired', 'missing')
 
 
-def finding_id(kind, protocol, family, address, port):
-    """Stable across runs: the same problem on the same socket keeps its id."""
-    text = '|'.join(str(x) for x in (kind, protocol, family, address, port))
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]
+def finding_id(kind, protocol, family, address, port, where=None):
+    """Stable across runs: the same problem on the same socket keeps its id.
+
+    ``where`` names the network namespace of a socket outside the host's own
+    (see ``namespace_label``): two containers that both listen on 0.0.0.0:8080
+    are two findings. Host sockets keep the id they always had.
+    """
+    parts = (kind, protocol, family, address, port) if where is None else (kind, protocol, family, address, port, where)
+    text = '|'.join(str(x) for x in parts)
+    return hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:16]
+
+
+def namespace_label(listener):
+    """'podman web', 'netns blue', 'netns 4026532178' for a listener in another network namespace; None on the host.
+
+    The gatherer gives every listener outside the host's namespace a
+    ``container`` record; a container's name outlives a restart, its
+    namespace's inode does not, so the name comes first.
+    """
+    container = listener.get('container')
+    if not container:
+        return None
+    pod = container.get('pod')
+    return '%s %s' % (container.get('runtime') or 'netns',
+                      container.get('name') or container.get('id') or ('pod %s' % pod if pod else None)
+                      or listener.get('netns') or '?')
 
 
 def listener_text(listener):
@@ -30,8 +52,14 @@ def listener_text(listener):
     if ':' in address:
         address = '[%s%s]' % (address, '%' + listener['scope'] if listener.get('scope') else '')
     names = sorted({p.get('name') or '?' for p in listener.get('processes') or ()})
-    return '%s:%s/%s (%s)' % (address, listener.get('port'), listener.get('protocol'),
-                              ', '.join(names) or 'unknown process')
+    text = '%s:%s/%s (%s)' % (address, listener.get('port'), listener.get('protocol'), ', '.join(names) or 'unknown process')
+    where = namespace_label(listener)
+    if where is None:
+        return text
+    container = listener['container']
+    pod = container.get('pod')
+    named = container.get('name') or container.get('id')
+    return '%s in %s%s' % (text, where, ' (pod %s)' % pod if pod and named else '')
 
 
 def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
@@ -43,7 +71,8 @@ def make_finding(kind, severity, reasons, listener, rule=None, nearest=None,
     ``remediation`` and ``protected``.
     """
     if listener is not None:
-        fid = finding_id(kind, listener['protocol'], listener['family'], listener['address'], listener['port'])
+        fid = finding_id(kind, listener['protocol'], listener['family'], listener['address'], listener['port'],
+                         namespace_label(listener))
     else:
         fid = finding_id(kind, '', '', '', missing_key)
     return {

@@ -26,6 +26,7 @@ statuses; nothing else decides.
 
 from __future__ import annotations
 
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import namespace_label
 from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import protect as _protect
 from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import windows
 
@@ -139,6 +140,14 @@ def _decide(finding, ctx):
     if lst is None:
         return 'reported', None, 'nothing listens, so there is nothing to block or stop; a missing listener ' \
                                  'is started by its owner'
+    where = namespace_label(lst)
+    if where is not None and action != 'none':
+        # The host's firewall filters the host's namespace, and the process is the container's: a block or a
+        # stop here would report a remediation that never touched the listener.
+        return 'not remediated', None, (
+            '%s listens inside %s, another network namespace: the host firewall does not filter it and its '
+            'process belongs to the container, so the role changes nothing there; stop or reconfigure it in its '
+            'runtime, or unpublish its ports' % (_port_text(lst), where))
     rec = _protect.covering(ctx['protected'], lst['port'], lst['protocol'])
     if rec is not None:
         return 'protected', None, '%s is protected (%s): it is never blocked or stopped' % (

@@ -72,11 +72,14 @@ def management_path(connection, ansible_port=None, port_var='ansible_port', ssh_
         elif connection in WINRM_CONNECTIONS:
             out.append({'port': 5985, 'end': 5986, 'protocol': 'tcp',
                         'reason': 'management path: WinRM over HTTP and HTTPS (%s connection)' % connection})
-    if ssh_connection:
+    if ssh_connection is not None:
+        # Given by the caller: a value that is not a session is bad input, not something to skip.
         fields = str(ssh_connection).split()
-        if len(fields) == 4:
-            spec = _port_number(fields[3], 'SSH_CONNECTION')
-            out.extend(spec_records(spec, 'management path: server port of the current SSH_CONNECTION'))
+        if len(fields) != 4:
+            raise ProtectError('ssh_connection: %r is not "client_ip client_port server_ip server_port" (the '
+                               'SSH_CONNECTION format)' % (str(ssh_connection)[:200],))
+        spec = _port_number(fields[3], 'SSH_CONNECTION')
+        out.extend(spec_records(spec, 'management path: server port of the current SSH_CONNECTION'))
     return out
 
 
@@ -91,6 +94,41 @@ def merge(*groups):
                 seen.add(key)
                 out.append(dict(rec))
     return out
+
+
+def session_ports(found):
+    """Protected records and warnings for the server ports of SSH_CONNECTION values ``[(value, source)]``.
+
+    The values were discovered (the gatherer's session, gathered facts, a
+    command's output), not given: one that is not "client_ip client_port
+    server_ip server_port" is left out with a warning that says the sshd port
+    may be unprotected, rather than failing the host. Output of a login
+    script before the value is skipped: the last line of that shape counts.
+    Every well-formed value counts, so a stale fact and the live session both
+    keep their port.
+    """
+    records, warnings, used = [], [], []
+    for value, source in found:
+        lines = [ln.strip() for ln in str(value).splitlines() if ln.strip()]
+        good = [ln for ln in lines if _session_port(ln) is not None]
+        if not good:
+            warnings.append('SSH_CONNECTION from %s is not "client_ip client_port server_ip server_port" (%r): the '
+                            'sshd port as the host sees it is not known, so only ansible_port (or 22) is protected'
+                            % (source, str(value)[:200]))
+            continue
+        port = _session_port(good[-1])
+        records.extend(spec_records(parse_port_spec(port, 'SSH_CONNECTION', 'tcp'),
+                                    'management path: server port of the current SSH_CONNECTION'))
+        used.append(source)
+    return records, warnings, used
+
+
+def _session_port(line):
+    fields = line.split()
+    if len(fields) != 4 or not fields[1].isdigit() or not fields[3].isdigit():
+        return None
+    port = int(fields[3])
+    return port if 0 < port <= 65535 else None
 
 
 def covering(protected, port, protocol):

@@ -33,7 +33,7 @@ import hashlib
 import json
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
-from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import listener_text
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import listener_text, namespace_label
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER as SEVERITIES  # critical first
 
 STATUSES = ('blocked', 'stopped', 'would block', 'would stop', 'not confirmed', 'not remediated', 'protected',
@@ -126,7 +126,7 @@ def _finding_listener(listener):
         return None
     get = listener.get
     return {'protocol': get('protocol'), 'family': get('family'), 'address': get('address'), 'scope': get('scope'),
-            'port': get('port'), 'exposure': get('exposure'),
+            'port': get('port'), 'exposure': get('exposure'), 'container': get('container'),
             'processes': [{'name': p.get('name'), 'unit': p.get('unit')} for p in get('processes') or ()]}
 
 
@@ -155,7 +155,10 @@ def _owners(audit, host):
     table), read through the schema module like every other consumer; the
     table's records are shared, so their slim copies are too.
     """
-    lookup = schema.owner_lookup(audit)
+    try:
+        lookup = schema.owner_lookup(audit)
+    except schema.SchemaError as exc:
+        raise ReportError('%s: %s' % (host, exc))
     slim = {}  # id(record) -> (record, slim copy); the record is kept so its id stays its own
 
     def owners(index, lst):
@@ -182,7 +185,7 @@ def _listeners(audit, findings, host):
         by_listener = {}
         for f in findings:
             if isinstance(f, dict) and f.get('listener'):
-                by_listener.setdefault(_listener_key(f['listener']), []).append(f.get('id'))
+                by_listener.setdefault(listener_key(f['listener']), []).append(f.get('id'))
     owners = _owners(audit, host)
     out = []
     for i, lst in enumerate(listeners):
@@ -192,7 +195,7 @@ def _listeners(audit, findings, host):
         entry['text'] = listener_text(entry)
         entry['owner'] = listener_owner(entry)
         if verdicts is None:
-            ids = by_listener.get(_listener_key(lst), [])
+            ids = by_listener.get(listener_key(lst), [])
             entry.update(finding_ids=ids, allowed_by=None, ignored_by=None)
             if not ids:
                 entry['verdict_known'] = False
@@ -242,8 +245,10 @@ def verdict_text(lst):
     return 'no finding'
 
 
-def _listener_key(listener):
-    return (listener.get('protocol'), listener.get('family'), listener.get('address'), listener.get('port'))
+def listener_key(listener):
+    """The socket a listener is, wherever it listens: findings of an older audit are matched to listeners by it."""
+    return (listener.get('protocol'), listener.get('family'), listener.get('address'), listener.get('port'),
+            namespace_label(listener))
 
 
 def policy_id(policy):
@@ -344,6 +349,11 @@ def group_key(finding):
     lst = finding.get('listener')
     if lst:
         names = ', '.join(sorted({p.get('name') or '?' for p in lst.get('processes') or ()})) or 'unknown process'
+        container = lst.get('container')
+        if container:
+            # The same image on many hosts is one problem; the same port in different images is not.
+            names += ' in %s %s' % (container.get('runtime') or 'netns',
+                                    container.get('image') or container.get('name') or 'namespace')
         return (finding['kind'], lst.get('port'), lst.get('protocol'), names)
     return (finding['kind'], None, None, finding['where'])
 

@@ -20,7 +20,12 @@ FORMAT = 1
 
 
 def _listener_id(lst):
-    return '%s %s %s' % (lst.get('protocol'), lst.get('address'), lst.get('port'))
+    # A tuple, not text: it is only compared, 120,000 times for a fleet of 1,000 hosts.
+    container = lst.get('container')
+    if container:  # two containers may both listen on 0.0.0.0:8080
+        return (lst.get('protocol'), lst.get('address'), lst.get('port'), container.get('runtime'),
+                container.get('name') or container.get('id'))
+    return (lst.get('protocol'), lst.get('address'), lst.get('port'))
 
 
 def _finding_id(f):
@@ -50,8 +55,14 @@ def _compare(old_rep, new_rep, what):
         diffs = ['%s %s -> %s' % (a, before.get(a), item.get(a)) for a in attrs if before.get(a) != item.get(a)]
         if diffs:
             changed.append((key, '%s: %s' % (text(item), ', '.join(diffs))))
-    gone = sorted((key, text(item)) for key, item in old.items())
-    return [t for _k, t in sorted(added)], [t for _k, t in gone], [t for _k, t in sorted(changed)]
+    # Ids may be tuples holding None: the few changes are ordered by their text form.
+    gone = sorted(((key, text(item)) for key, item in old.items()), key=_order)
+    return ([t for _k, t in sorted(added, key=_order)], [t for _k, t in gone],
+            [t for _k, t in sorted(changed, key=_order)])
+
+
+def _order(pair):
+    return str(pair[0]), str(pair[1])
 
 
 def _host_state(rep):

@@ -22,7 +22,7 @@ MAX_NAME = 200
 
 # Names Windows will not create whatever follows them ('con.json' is the console):
 # report directories end up in artifact stores and on Windows desktops.
-_WINDOWS_RESERVED = re.compile(r'^(con|prn|aux|nul|com[0-9]|lpt[0-9])$', re.IGNORECASE)
+_WINDOWS_RESERVED = re.compile(r'^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)', re.IGNORECASE)
 # In quote()'s output an upper-case letter is either literal or a hex digit of an escape.
 _UPPER_OR_ESCAPE = re.compile(r'%[0-9A-F]{2}|[A-Z]')
 
@@ -41,13 +41,14 @@ def host_file_name(host):
     letters are encoded too ('WEB' -> '%57%45%42'): on a case-insensitive file
     system (macOS, Windows, many artifact stores) 'web' and 'WEB' would
     otherwise be one file, and the second host would overwrite the first.
-    Windows device names ('con', 'nul', ...) get their first letter encoded.
+    Windows device names ('con', 'nul.example', ...) get their first letter encoded.
     A name too long for a file system is cut and ends with a digest; the
     host's JSON still holds it.
     """
     if not str(host):
         raise ValueError('hosts: an empty host name cannot be a report file')
-    name = _UPPER_OR_ESCAPE.sub(_escape_upper, quote(str(host), safe='-_.', errors='surrogateescape'))
+    # quote() never encodes '~'; it is encoded here, since '~' marks a name cut to length below.
+    name = _UPPER_OR_ESCAPE.sub(_escape_upper, quote(str(host), safe='-_.', errors='surrogateescape')).replace('~', '%7E')
     if name.startswith('.') or _WINDOWS_RESERVED.match(name):
         name = '%%%02X' % ord(name[0]) + name[1:]
     if len(name) > MAX_NAME:

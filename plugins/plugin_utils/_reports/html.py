@@ -48,13 +48,13 @@ class _Strings(dict):
         self[None] = -1
 
     def __missing__(self, value):
-        text = value if isinstance(value, str) else str(value)
-        pos = self.get(text) if text is not value else None
-        if pos is None:
-            pos = len(self.table)
-            self.table.append(text)
-            dict.__setitem__(self, text, pos)
-        dict.__setitem__(self, value, pos)
+        if not isinstance(value, str):
+            # Only text is ever a key: True, 1 and 1.0 are one dict key but three different texts.
+            return self[str(value)]
+        text = str(value)  # plain text, also for str subclasses (Ansible's unsafe or tagged strings)
+        pos = len(self.table)
+        self.table.append(text)
+        dict.__setitem__(self, text, pos)
         return pos
 
 
@@ -93,10 +93,8 @@ def report_data(fleet):
             li = by_finding.get(f.get('id'))
             if li is None:
                 if lpos is None:  # an older audit without verdicts: find the finding's listener by its socket
-                    lpos = {(lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port')): i
-                            for i, lst in enumerate(rep.get('listeners') or ())}
-                lst = f.get('listener') or {}
-                li = lpos.get((lst.get('protocol'), lst.get('family'), lst.get('address'), lst.get('port')), -1)
+                    lpos = {build.listener_key(lst): i for i, lst in enumerate(rep.get('listeners') or ())}
+                li = lpos.get(build.listener_key(f.get('listener') or {}), -1)
             gi = group_pos.get(f.get('group') or group_id(group_key(f)), -1)
             rule = f.get('rule')
             rule = build.rule_text(rule) if rule else (
@@ -126,7 +124,7 @@ def report_data(fleet):
 
 
 def _json_block(data):
-    text = json.dumps(data, ensure_ascii=False, separators=(',', ':'), default=str)
+    text = json.dumps(data, ensure_ascii=False, separators=(',', ':'), default=str, check_circular=False)
     # Neither '</script>' nor '<!--' from a host can end or confuse the data block.
     return text.replace('&', '\\u0026').replace('<', '\\u003c').replace('>', '\\u003e')
 

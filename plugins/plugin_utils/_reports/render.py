@@ -13,6 +13,7 @@ import io
 import json
 import re
 import textwrap
+import unicodedata
 from xml.etree import ElementTree as ET
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import (
@@ -62,8 +63,9 @@ def text_table(report):
 
 def to_json(doc):
     # One line, compact separators, keys in the order the documents are built (already stable): the C
-    # encoder then does no sorting and no indenting, which matters at 1,000 hosts.
-    return json.dumps(doc, separators=(',', ':'), default=str) + '\n'
+    # encoder then does no sorting and no indenting, which matters at 1,000 hosts. The documents are trees
+    # (see build.bulk), so the encoder need not keep a table of every container to detect cycles.
+    return json.dumps(doc, separators=(',', ':'), default=str, check_circular=False) + '\n'
 
 
 def fleet_json(fleet):
@@ -343,14 +345,14 @@ def host_markdown(report):
         out += ['| severity | kind | listener | status | rule |', '|---|---|---|---|---|']
         for f in report['findings']:
             rule = rule_text(f.get('rule')) or ('nearest: ' + rule_text(f['nearest_rule']) if f.get('nearest_rule') else '')
-            out.append('| %s | %s | %s | %s | %s |' % (f['severity'], _md_cell(f['kind']), _md_cell(f['where']),
-                                                     _md_cell('%s: %s' % (f['status'], f['status_reason'])),
-                                                     _md_cell(rule)))
+            status = _md_cell('%s: %s' % (f['status'], f['status_reason']))
+            out.append('| %s | %s | %s | %s | %s |' % (
+                f['severity'], _md_cell(f['kind']), _md_cell(f['where']), status, _md_cell(rule)))
         out += ['', '### What the findings mean', '']
         for f in report['findings']:
             reasons = ' Severity: %s.' % md_escape('; '.join(f['severity_reasons'])) if f['severity_reasons'] else ''
-            out.append('- **%s** (%s %s): %s%s' % (_md_cell(f['where']), f['severity'], _md_cell(f['kind']),
-                                                 md_escape(f['explanation']), reasons))
+            out.append('- **%s** (%s %s): %s%s' % (
+                _md_cell(f['where']), f['severity'], _md_cell(f['kind']), md_escape(f['explanation']), reasons))
     out += ['', '## Listeners', '', '| listener | owner | processes | verdict |', '|---|---|---|---|']
     for lst in report['listeners']:
         out.append('| %s | %s | %s | %s |' % (_md_cell(lst.get('text')), _md_cell(lst.get('owner')),
@@ -368,14 +370,16 @@ def host_markdown(report):
 
 CSV_COLUMNS = ('host', 'groups', 'result', 'severity', 'kind', 'listener', 'owner', 'status', 'status_reason',
                'rule', 'explanation', 'group')
-# A cell that starts with one of these is a formula to Excel, LibreOffice and
-# Google Sheets; a process name such as '=HYPERLINK(...)' must stay text.
-_CSV_FORMULA = ('=', '+', '-', '@', '\t', '\r')
+# A cell whose first visible character is one of these is a formula to Excel, LibreOffice or Google Sheets
+# (fullwidth forms included, which some of them fold); a process name such as '=HYPERLINK(...)' must stay text.
+_CSV_FORMULA = frozenset('=+-@\uff1d\uff0b\uff0d\uff20')
 
 
 def _csv_cell(value):
     text = _MD_CONTROL.sub(lambda m: '\\u%04x' % ord(m.group()), ' '.join(str('' if value is None else value).split()))
-    return "'" + text if text.startswith(_CSV_FORMULA) else text
+    # Invisible characters (format and space categories) do not hide a formula from a spreadsheet's eyes.
+    visible = next((c for c in text if unicodedata.category(c) not in ('Cf', 'Zs', 'Zl', 'Zp')), '')
+    return "'" + text if visible in _CSV_FORMULA else text
 
 
 def fleet_csv(fleet):

@@ -156,7 +156,8 @@ def test_default_policy_and_auto_protect(tmp_path):
           hostsec.ports.port_audit:
             listeners: "{{ listeners }}"
             protect: ["8080/tcp"]
-    ''', play_vars='ansible_env: {SSH_CONNECTION: "192.0.2.1 50000 192.0.2.2 23"}\n')
+            ssh_connection: "192.0.2.1 50000 192.0.2.2 23"
+    ''')
     assert rc == 0, out
     audit = results(data)['audit']
     assert audit['effective_policy']['source'] == 'default'
@@ -172,23 +173,28 @@ def test_default_policy_and_auto_protect(tmp_path):
     assert audit['plan']['block'] == [] and audit['plan']['protected'] == audit['protected']
 
 
-def test_the_gatherer_finds_the_session_s_ssh_port_without_an_extra_command(tmp_path):
-    # A local connection runs the module with the controller's environment: the gatherer finds the
-    # variable there (under become, in the nearest parent process that has it; see test_session.py).
+def test_only_an_ssh_session_exempts_a_port(tmp_path):
+    # Under a local (or podman, docker...) connection the module's environment is the controller's or the
+    # image's: an SSH_CONNECTION there must not exempt a port (the gatherer reports it; port_audit ignores it).
+    # The ssh path, under sudo and as a become user that may not read the session, is tested in molecule lockout.
     rc, data, out = playbook(tmp_path, '''
-        - name: found
+        - name: local
           hostsec.ports.port_audit:
-            policy: {allow: ["0-65535"]}
-        - name: not asked
+            policy: {deny: ["2299/tcp"]}
+        - name: forged
           hostsec.ports.port_audit:
-            policy: {allow: ["0-65535"]}
-            read_ssh_connection: false
+            listeners: {listeners: [], session: {ssh_connection: "192.0.2.1 1 192.0.2.2 4444", source: forged}}
+          vars:
+            ansible_connection: ssh
+            ansible_port: 2222
     ''', extra_env={'SSH_CONNECTION': '192.0.2.1 50000 192.0.2.2 2299'})
     assert rc == 0, out
     res = results(data)
-    assert {'port': 2299, 'end': 2299, 'protocol': 'tcp',
-            'reason': 'management path: server port of the current SSH_CONNECTION'} in res['found']['protected']
-    assert all(p['port'] != 2299 for p in res['not asked']['protected'])
+    assert all(p['port'] != 2299 for p in res['local']['protected'])
+    assert res['local']['summary']['ssh_connection_source'].startswith('none: local connection')
+    # A session passed in with the listeners is not this task's: never trusted.
+    assert all(p['port'] != 4444 for p in res['forged']['protected'])
+    assert 'forged' not in str(res['forged']['summary']['ssh_connection_source'])
 
 
 BAD = [
@@ -206,6 +212,8 @@ BAD = [
     ('mode: enforced', 'value of mode must be one of: report, enforce'),
     ('kb_errors: ignore', 'value of kb_errors must be one of: fail, tolerate'),
     ('ssh_connection: "192.0.2.1 5000 192.0.2.2 ssh"', "SSH_CONNECTION: 'ssh' is not a port number"),
+    ('ssh_connection: "welcome 192.0.2.1 5000 192.0.2.2 22"', 'is not "client_ip client_port server_ip server_port"'),
+    ('listeners: {listeners: [{pids: "700"}], processes: {}}', 'listeners: listeners[0].pids: expected a list'),
 ]
 
 

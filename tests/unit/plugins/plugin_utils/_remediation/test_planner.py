@@ -209,3 +209,34 @@ def test_windows_kernel_owned_socket_is_not_stopped():
     _plan, out = plan([finding(http, 'stop')], [http], platform='windows', mode='enforce')
     assert out[0]['remediation']['status'] == 'not remediated'
     assert 'kernel driver' in out[0]['remediation']['reason']
+
+
+def test_a_malformed_given_ssh_connection_is_bad_input():
+    with pytest.raises(protect.ProtectError, match='is not "client_ip client_port server_ip server_port"'):
+        protect.management_path('ssh', ssh_connection='banner text 192.0.2.1 5000 192.0.2.2 2222')
+
+
+def test_discovered_ssh_connections_keep_every_good_port_and_warn_on_the_rest():
+    records, warnings, used = protect.session_ports([
+        ('Welcome to host\n10.0.0.1 5000 10.0.0.2 2222', 'a command without become'),  # login banner first
+        ('10.0.0.1 1 10.0.0.2 22', 'gathered facts (ansible_env)'),  # stale facts keep their port too
+        ('192.0.2.1 5000 192.0.2.2', 'gatherer: environment'),
+        ('1.2.3.4 1 5.6.7.8 99999', 'gatherer: environment of parent process 9')])
+    assert [r['port'] for r in records] == [2222, 22]
+    assert used == ['a command without become', 'gathered facts (ansible_env)']
+    assert len(warnings) == 2 and all('only ansible_port (or 22) is protected' in w for w in warnings)
+
+
+def test_listeners_in_containers_are_never_planned_for_the_host_firewall_or_units():
+    web = lst(8080, proc(900, 'nginx', unit='libpod-abc.scope'))
+    web.update(netns=4026532300, container={'runtime': 'podman', 'id': 'a' * 64, 'name': 'web', 'image': 'nginx',
+                                            'pod': None})
+    host = lst(8080, proc(901, 'java', unit='app.service'))
+    found = [finding(web), finding(web, action='stop'), finding(host), finding(web, action='none')]
+    result, out = plan(found, [web, host], mode='enforce')
+    assert [f['remediation']['status'] for f in out] == ['not remediated', 'not remediated', 'block', 'reported']
+    assert 'inside podman web, another network namespace' in out[0]['remediation']['reason']
+    assert result['block'] == [{'port': 8080, 'protocol': 'tcp', 'finding_ids': [out[2]['id']]}]
+    assert result['stop'] == []
+    # The same socket in a container and on the host are two findings with two ids.
+    assert out[0]['id'] != out[2]['id']

@@ -214,6 +214,26 @@ def test_every_format_escapes_every_hostile_name():
             assert '\x07' not in cell and '\x00' not in cell and '\u202e' not in cell and '\n' not in cell
 
 
+def test_containers_are_named_grouped_and_drifted_apart_from_the_host():
+    audit = copy.deepcopy(AUDIT)
+    web = next(f for f in audit['findings'] if f['listener'] and f['listener']['port'] == 8081)
+    in_container = copy.deepcopy(web)
+    in_container['listener']['container'] = {'runtime': 'podman', 'id': 'c' * 64, 'name': 'web', 'image': 'nginx:1.25',
+                                             'pod': 'shop'}
+    in_container['id'] = 'container-8081'
+    audit['findings'].append(in_container)
+    audit['listeners'].append(in_container['listener'])
+    audit.pop('verdicts', None)
+    rep = build.host_report('web1', audit)
+    texts = [f['where'] for f in rep['findings'] if f['listener'] and f['listener']['port'] == 8081]
+    assert texts == ['0.0.0.0:8081/tcp (python3)', '0.0.0.0:8081/tcp (python3) in podman web (pod shop)']
+    groups = build.fleet_report([rep])['groups']
+    titles = sorted(g['title'] for g in groups if g['port'] == 8081)
+    assert titles == ['unexpected 8081/tcp (python3 in podman nginx:1.25)', 'unexpected 8081/tcp (python3)']
+    ids = {drift._listener_id(lst) for lst in rep['listeners']}
+    assert ('tcp', '0.0.0.0', 8081) in ids and ('tcp', '0.0.0.0', 8081, 'podman', 'web') in ids
+
+
 def test_a_compact_audit_reports_the_same_as_a_full_one():
     # port_audit returns its listeners compact (owners once, by pid); older results and given ones are full.
     full = {k: v for k, v in AUDIT.items() if k != 'processes'}
@@ -223,6 +243,13 @@ def test_a_compact_audit_reports_the_same_as_a_full_one():
     broken = dict(compact, processes={})
     with pytest.raises(build.ReportError, match=r"web1: listeners\[0\]\.pids: pid 400 is not in the processes table"):
         build.host_report('web1', broken)
+    # A table of the wrong shape, or a record filed under another pid, is an error, never a wrong owner.
+    for table, match in (([], 'processes: expected a mapping'),
+                         ({'400': {'pid': 700, 'name': 'x'}}, r'processes\[400\]: expected the record of process 400'),
+                         ({'400': 'sshd'}, r'processes\[400\]')):
+        with pytest.raises(build.ReportError, match=match):
+            build.host_report('web1', dict(compact, processes=dict(compact['processes'], **table)
+                                           if isinstance(table, dict) else table))
 
 
 def test_host_markdown_spells_out_findings_and_listeners():
@@ -234,6 +261,20 @@ def test_host_markdown_spells_out_findings_and_listeners():
     assert '| 0.0.0.0:8081/tcp (python3) | web8081.service | python3, pid 500, user root' in listeners
     assert '## Effective policy' in text
     assert 'Not audited' in render.host_markdown(fleet()['hosts'][0])
+
+
+def test_csv_defuses_formulas_behind_invisible_characters():
+    for bad in ('=1+1', ' =1+1', '\t=cmd', '\u00a0=1', '\u2060=1', '\u3000+1', '\uff1d1', '@SUM(A1)', '-2+3'):
+        assert render._csv_cell(bad).startswith("'"), repr(bad)
+    # Zero-width and direction characters are written as visible escapes, which no spreadsheet evaluates.
+    assert render._csv_cell('\u200b=1') == '\\u200b=1' and render._csv_cell('\ufeff+1') == '\\ufeff+1'
+    assert render._csv_cell('web1') == 'web1' and render._csv_cell(None) == '' and render._csv_cell('a=b') == 'a=b'
+
+
+def test_html_string_table_keeps_equal_keys_of_different_text_apart():
+    table = html._Strings()
+    assert [table.table[table[v]] for v in (1, True, 1.0, '1', False, 0)] == ['1', 'True', '1.0', '1', 'False', '0']
+    assert table[None] == -1
 
 
 def test_csv_has_one_row_per_finding_and_defuses_formulas():
@@ -264,11 +305,19 @@ def test_host_file_names_are_unique_and_reversible():
 
 
 def test_host_file_names_differ_on_a_case_insensitive_file_system():
-    names = ['web', 'WEB', 'Web', 'web%57', 'Ünï', 'ünï', 'con', 'NUL', 'lpt1', 'console', 'db-01.example.com']
+    names = ['web', 'WEB', 'Web', 'web%57', 'Ünï', 'ünï', 'con', 'NUL', 'lpt1', 'console', 'db-01.example.com',
+             'con.example', 'aux.tar', 'a~b']
     encoded = [files.host_file_name(n) for n in names]
     assert len({e.lower() for e in encoded}) == len(names)
     assert [files.host_from_file_name(e) for e in encoded] == names
-    assert encoded[1] == '%57%45%42' and encoded[6] == '%63on' and encoded[-1] == 'db-01.example.com'
+    assert encoded[1] == '%57%45%42' and encoded[6] == '%63on' and encoded[10] == 'db-01.example.com'
+    assert encoded[11] == '%63on.example' and encoded[12] == '%61ux.tar' and encoded[13] == 'a%7Eb'
+
+
+def test_a_name_forged_to_look_cut_to_length_gets_its_own_file():
+    long_name = 'a' * 300
+    forged = files.host_file_name(long_name)  # 'aaa...~<digest>', as if it were a host name
+    assert '~' in forged and files.host_file_name(forged) != forged
 
 
 def test_files_are_private_by_default(tmp_path):
@@ -365,3 +414,13 @@ def test_bulk_restores_the_garbage_collector():
             assert not gc.isenabled()
             raise build.ReportError('x')
     assert gc.isenabled()
+
+
+def test_an_outcome_left_by_an_earlier_run_of_another_mode_is_not_this_run_s():
+    from ansible_collections.hostsec.ports.plugins.action import port_report as action
+    report_run = {'plan': {'mode': 'report'}, 'check_mode': True}
+    stale = dict(ENFORCED, errors=['old failure'])
+    assert action._outcome(report_run, stale) == {'mode': 'report', 'check_mode': True}
+    assert action._outcome(report_run, None) == {'mode': 'report', 'check_mode': True}
+    assert action._outcome({'plan': {'mode': 'enforce'}}, stale) is stale
+    assert action._outcome('not an audit', None) == {}
