@@ -44,13 +44,13 @@ import sys
 import tempfile
 import time
 
+from doc_sections import write_section  # this directory is on sys.path when a benchmark runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
 VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
 IMAGE = os.environ.get('HOSTSEC_TEST_IMAGE', 'localhost/hostsec-ports-debian12:latest')
 PREFIX = 'hsp-audit-bench-'
-MARK_START = '<!-- audit_bench:start -->'
-MARK_END = '<!-- audit_bench:end -->'
 TIMEOUT = 1800  # one command; far above any sane run, only there so a hung podman cannot hang the benchmark
 
 # Started in every container: listeners the embedded default policy judges in
@@ -269,24 +269,6 @@ Load average at the end of the run: %s.
 """
 
 
-def write_section(path, text):
-    """Replace the marked audit_bench section of path, or append it when the markers are missing."""
-    try:
-        with open(path) as handle:
-            doc = handle.read()
-    except FileNotFoundError:
-        doc = '# Performance\n'
-    block = '%s\n%s\n%s' % (MARK_START, text.strip('\n'), MARK_END)
-    start = doc.find(MARK_START)
-    end = doc.find(MARK_END, start + 1) if start != -1 else -1
-    if start == -1 or end == -1:
-        doc = doc.rstrip('\n') + '\n\n' + block + '\n'
-    else:
-        doc = doc[:start] + block + doc[end + len(MARK_END):]
-    with open(path, 'w') as handle:
-        handle.write(doc)
-
-
 def _terminate(signum, _frame):
     # SIGTERM (and SIGHUP) unwind like Ctrl-C, so the finally block removes the containers.
     raise KeyboardInterrupt('signal %d' % signum)
@@ -361,8 +343,9 @@ def main():
         python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT + os.sep) else sys.executable
         command = '%s benchmarks/audit_bench.py %s' % (python, ' '.join(shlex.quote(a) for a in sys.argv[1:]))
         found = '%d-%d' % findings if findings is not None else 'unknown'
-        write_section(args.write, SECTION % (command.strip(), args.hosts, IMAGE, PREFIX, os.uname().release, args.runs,
-                                             args.hosts, args.hosts, found, text, load))
+        write_section(args.write, 'audit_bench',
+                      SECTION % (command.strip(), args.hosts, IMAGE, PREFIX, os.uname().release, args.runs,
+                                 args.hosts, args.hosts, found, text, load))
     return 0
 
 

@@ -38,6 +38,8 @@ import subprocess
 import sys
 import time
 
+from doc_sections import write_section  # this directory is on sys.path when a benchmark runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
 VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
@@ -426,25 +428,6 @@ Load average at the end of the run: %s.
 """
 
 
-def write_section(path, text):
-    """Replace (or append) the '## Gathering' section of path, leaving other sections alone."""
-    try:
-        with open(path) as handle:
-            doc = handle.read()
-    except FileNotFoundError:
-        doc = '# Performance\n'
-    start = doc.find('\n## Gathering')
-    if start == -1:
-        doc = doc.rstrip('\n') + '\n\n' + text + '\n'
-    else:
-        # The section ends at the next heading or at another benchmark's marked section.
-        ends = [pos for pos in (doc.find('\n## ', start + 1), doc.find('\n<!-- ', start + 1)) if pos != -1]
-        end = min(ends) if ends else -1
-        doc = doc[:start + 1] + text.rstrip('\n') + ('\n' + doc[end:] if end != -1 else '\n')
-    with open(path, 'w') as handle:
-        handle.write(doc)
-
-
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == '--spawn':
         spawn_main(*(int(a) for a in sys.argv[2:6]))
@@ -455,7 +438,7 @@ def main():
     parser.add_argument('--ansible-runs', type=int, default=5, help='module/ping pairs through ansible (default 5)')
     parser.add_argument('--skip-lpf', action='store_true', help='never run community.general.listen_ports_facts')
     parser.add_argument('--lpf-at', default='L', help='scenarios where listen_ports_facts runs (default L)')
-    parser.add_argument('--write', metavar='FILE', help='write the table into the "## Gathering" section of FILE')
+    parser.add_argument('--write', metavar='FILE', help="write the table into the marked gather_bench section of FILE")
     args = parser.parse_args()
     args.lpf_at = [s.strip().upper() for s in args.lpf_at.split(',') if s.strip()]
     if os.geteuid() != 0:
@@ -472,8 +455,9 @@ def main():
     if args.write:
         python = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(ROOT + os.sep) else sys.executable
         command = '%s benchmarks/gather_bench.py %s' % (python, ' '.join(shlex.quote(a) for a in sys.argv[1:]))
-        write_section(args.write, SECTION % (command.strip(), os.uname().release, args.ansible_runs, args.runs, text,
-                                             ' '.join('%.2f' % v for v in os.getloadavg())))
+        write_section(args.write, 'gather_bench',
+                      SECTION % (command.strip(), os.uname().release, args.ansible_runs, args.runs, text,
+                                 ' '.join('%.2f' % v for v in os.getloadavg())))
     return 0
 
 

@@ -43,26 +43,20 @@ def _read_fleet(path, field):
     return doc
 
 
-def _unenforced(audit):
-    """The outcome of a host nothing was enforced on: the plan's mode, the audit's check mode."""
+def _outcome(audit, outcome):
+    """The host's outcome for this audit, or the outcome of a host nothing was enforced on.
+
+    The role sets the outcome in enforce mode only; an outcome of another mode
+    than the audit plan's was left by an earlier run in the same play, and a
+    report-mode run would otherwise show that run's result. Without one, the
+    mode is the plan's and the check mode the audit's own.
+    """
     if not isinstance(audit, dict):
         return {}
     plan = audit.get('plan') if isinstance(audit.get('plan'), dict) else {}
+    if isinstance(outcome, dict) and (not plan.get('mode') or outcome.get('mode', 'report') == plan['mode']):
+        return outcome
     return {'mode': plan.get('mode') or 'report', 'check_mode': bool(audit.get('check_mode'))}
-
-
-def _outcome(audit, outcome):
-    """The host's outcome for this audit: none, or one of another mode (left by an earlier run), is no outcome.
-
-    The role sets the outcome in enforce mode only; a report-mode run after an
-    enforce run in the same play would otherwise show the old run's result.
-    """
-    if not isinstance(outcome, dict):
-        return _unenforced(audit)
-    plan = audit.get('plan') if isinstance(audit, dict) and isinstance(audit.get('plan'), dict) else {}
-    if plan.get('mode') and outcome.get('mode', 'report') != plan['mode']:
-        return _unenforced(audit)
-    return outcome
 
 
 class ActionModule(GuardedAction):

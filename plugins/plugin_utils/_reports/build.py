@@ -304,16 +304,14 @@ def host_report(host, audit, outcome=None, generated=None, noncompliant_on=DEFAU
         status, reason = words
         by_status[status] += 1
         lst = get('listener')
-        slim = _finding_listener(lst)
-        kind = str(f['kind'])
         reasons = get('severity_reasons')
         finding = {
             'id': get('id'),
-            'kind': kind,
+            'kind': str(f['kind']),
             'severity': f['severity'],
             'severity_reasons': [str(r) for r in reasons] if reasons else [],
             'where': (text_by_finding.get(get('id')) or listener_text(lst)) if lst else _missing_text(f),
-            'listener': slim,
+            'listener': _finding_listener(lst),
             'rule': _rule_ref(get('rule')),
             'nearest_rule': _rule_ref(get('nearest_rule')),
             'explanation': str(get('explanation') or ''),

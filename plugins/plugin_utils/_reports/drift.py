@@ -16,16 +16,18 @@ start times never take part.
 
 from __future__ import annotations
 
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import namespace_label
+
 FORMAT = 1
 
 
 def _listener_id(lst):
-    # A tuple, not text: it is only compared, 120,000 times for a fleet of 1,000 hosts.
-    container = lst.get('container')
-    if container:  # two containers may both listen on 0.0.0.0:8080
-        return (lst.get('protocol'), lst.get('address'), lst.get('port'), container.get('runtime'),
-                container.get('name') or container.get('id'))
-    return (lst.get('protocol'), lst.get('address'), lst.get('port'))
+    # A tuple, not text: it is only compared, 120,000 times for a fleet of 1,000 hosts. Two containers may
+    # both listen on 0.0.0.0:8080, so a listener outside the host's namespace names it.
+    where = namespace_label(lst)
+    if where is None:
+        return (lst.get('protocol'), lst.get('address'), lst.get('port'))
+    return (lst.get('protocol'), lst.get('address'), lst.get('port'), where)
 
 
 def _finding_id(f):

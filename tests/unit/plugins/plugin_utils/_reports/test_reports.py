@@ -231,7 +231,7 @@ def test_containers_are_named_grouped_and_drifted_apart_from_the_host():
     titles = sorted(g['title'] for g in groups if g['port'] == 8081)
     assert titles == ['unexpected 8081/tcp (python3 in podman nginx:1.25)', 'unexpected 8081/tcp (python3)']
     ids = {drift._listener_id(lst) for lst in rep['listeners']}
-    assert ('tcp', '0.0.0.0', 8081) in ids and ('tcp', '0.0.0.0', 8081, 'podman', 'web') in ids
+    assert ('tcp', '0.0.0.0', 8081) in ids and ('tcp', '0.0.0.0', 8081, 'podman web') in ids
 
 
 def test_a_compact_audit_reports_the_same_as_a_full_one():
