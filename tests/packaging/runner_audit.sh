@@ -4,7 +4,7 @@
 # against a podman test container reached over SSH. The EE joins the test
 # container's network namespace, so SSH goes to 127.0.0.1 there and nowhere else.
 # Checks runner's artifacts: status, rc, and the fleet summary that the role
-# publishes with set_stats under `hostsec_ports` (AWX shows it as job artifacts).
+# publishes as custom stats (as set_stats does) under `hostsec_ports` (AWX shows it as job artifacts).
 # Usage: runner_audit.sh VENV_BIN TEST_IMAGE EE_IMAGE
 set -euo pipefail
 bin="$1"; test_image="$2"; ee_image="$3"

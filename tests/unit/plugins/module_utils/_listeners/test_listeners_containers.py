@@ -106,3 +106,16 @@ def test_dnat_rules_from_iptables_and_nft():
     expected = [('tcp', '127.0.0.1', 18080, '10.88.0.2', 8080), ('udp', None, 5353, '172.17.0.3', 53)]
     assert containers.parse_iptables_nat(IPTABLES) == expected
     assert containers.parse_nft(NFT) == expected
+
+
+def test_an_oversized_libpod_state_file_is_not_read(tmp_path, monkeypatch):
+    # A pod then keeps its id: the gather must not load hundreds of MB to name it.
+    store = tmp_path / 'storage'
+    (store / 'libpod').mkdir(parents=True)
+    (store / 'libpod' / 'bolt_state.db').write_bytes(b'config{"id":"' + POD.encode() + b'","name":"shop"}' + b'\0' * 4096)
+    catalog = containers.Catalog(storage=(str(store),), docker=str(tmp_path / 'none'), tasks=str(tmp_path / 'none'))
+    monkeypatch.setattr(containers, 'LIBPOD_DB_LIMIT', 1024)
+    assert catalog.describe('podman', CID, POD)['pod'] == POD
+    fresh = containers.Catalog(storage=(str(store),), docker=str(tmp_path / 'none'), tasks=str(tmp_path / 'none'))
+    monkeypatch.setattr(containers, 'LIBPOD_DB_LIMIT', 1024 * 1024)
+    assert fresh.describe('podman', CID, POD)['pod'] == 'shop'
