@@ -43,16 +43,26 @@ def namespace_label(listener):
                       or listener.get('netns') or '?')
 
 
-def listener_text(listener):
+def process_names(processes):
+    """'nginx', 'master, worker': the distinct names of a listener's processes, sorted; 'unknown process' if none."""
+    if len(processes) == 1:  # most listeners: no set, no sort (reports call this for every listener)
+        return processes[0].get('name') or '?'
+    return ', '.join(sorted({p.get('name') or '?' for p in processes})) or 'unknown process'
+
+
+def listener_text(listener, processes=None):
     """'0.0.0.0:8081/tcp (python3)', '[::]:22/tcp (sshd)'; the reports use it too.
 
-    Tolerant of missing fields, since reports may render results of older runs.
+    ``processes`` are the listener's owners when they are not in the record
+    itself (a compact listener names them by pid). Tolerant of missing fields,
+    since reports may render results of older runs.
     """
     address = listener.get('address', '?')
     if ':' in address:
         address = '[%s%s]' % (address, '%' + listener['scope'] if listener.get('scope') else '')
-    names = sorted({p.get('name') or '?' for p in listener.get('processes') or ()})
-    text = '%s:%s/%s (%s)' % (address, listener.get('port'), listener.get('protocol'), ', '.join(names) or 'unknown process')
+    if processes is None:
+        processes = listener.get('processes') or ()
+    text = '%s:%s/%s (%s)' % (address, listener.get('port'), listener.get('protocol'), process_names(processes))
     where = namespace_label(listener)
     if where is None:
         return text

@@ -23,11 +23,11 @@ FORMAT = 1
 
 def _listener_id(lst):
     # A tuple, not text: it is only compared, 120,000 times for a fleet of 1,000 hosts. Two containers may
-    # both listen on 0.0.0.0:8080, so a listener outside the host's namespace names it.
-    where = namespace_label(lst)
-    if where is None:
-        return (lst.get('protocol'), lst.get('address'), lst.get('port'))
-    return (lst.get('protocol'), lst.get('address'), lst.get('port'), where)
+    # both listen on 0.0.0.0:8080, so a listener outside the host's namespace names it (namespace_label).
+    get = lst.get
+    if not get('container'):
+        return (get('protocol'), get('address'), get('port'))
+    return (get('protocol'), get('address'), get('port'), namespace_label(lst))
 
 
 def _finding_id(f):
@@ -54,9 +54,11 @@ def _compare(old_rep, new_rep, what):
         if before is None:
             added.append((key, text(item)))
             continue
-        diffs = ['%s %s -> %s' % (a, before.get(a), item.get(a)) for a in attrs if before.get(a) != item.get(a)]
-        if diffs:
-            changed.append((key, '%s: %s' % (text(item), ', '.join(diffs))))
+        for attr in attrs:  # most items are unchanged: the words are made only for the few that are not
+            if before.get(attr) != item.get(attr):
+                diffs = ['%s %s -> %s' % (a, before.get(a), item.get(a)) for a in attrs if before.get(a) != item.get(a)]
+                changed.append((key, '%s: %s' % (text(item), ', '.join(diffs))))
+                break
     # Ids may be tuples holding None: the few changes are ordered by their text form.
     gone = sorted(((key, text(item)) for key, item in old.items()), key=_order)
     return ([t for _k, t in sorted(added, key=_order)], [t for _k, t in gone],
