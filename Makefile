@@ -206,6 +206,7 @@ bench: venv sysdeps collection image
 	$(BIN)/python benchmarks/kb_bench.py
 	$(BIN)/python benchmarks/policy_bench.py
 	$(BIN)/python benchmarks/report_bench.py
+	$(BIN)/python benchmarks/html_bench.py
 	$(BIN)/python benchmarks/gather_bench.py
 	$(BIN)/python benchmarks/audit_bench.py
 

@@ -183,8 +183,8 @@
   function drawRows(reset) {
     if (reset) { mbody.replaceChildren(mspace); drawn = {}; }
     mspace.style.height = (shownHosts.length * ROW) + 'px';
-    var top = Math.max(0, Math.floor(matrix.scrollTop / ROW) - 10);
-    var end = Math.min(shownHosts.length, top + Math.ceil((matrix.clientHeight || 600) / ROW) + 20);
+    var top = Math.max(0, Math.floor(matrix.scrollTop / ROW) - 4);
+    var end = Math.min(shownHosts.length, top + Math.ceil((matrix.clientHeight || 600) / ROW) + 8);
     var cols = columns(), keep = {};
     for (var r = top; r < end; r++) {
       keep[r] = 1;
