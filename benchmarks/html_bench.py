@@ -30,11 +30,9 @@ import statistics
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_bench  # the same synthetic fleet; this directory is on sys.path when a benchmark runs
 
-import report_bench  # noqa: E402  (the same synthetic fleet as the report benchmark)
-
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html  # noqa: E402
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html
 
 CHROMIUM = '/usr/bin/chromium'
 TARGETS_MS = {'open': 1000, 'severity filter': 100, 'kind filter': 100, 'drill-down': 100}

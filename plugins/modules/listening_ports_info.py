@@ -261,7 +261,10 @@ listeners:
               When neither names it, this is the pod uid or id from the cgroup.
           type: str
     published:
-      description: Host ports that reach this container listener, with O(namespaces=all).
+      description:
+        - Host ports that reach this container listener, with O(namespaces=all).
+        - Found from the forwarder's command line (docker-proxy) or from the DNAT rules of C(iptables-save),
+          C(ip6tables-save) and C(nft list ruleset), IPv4 and IPv6 alike.
       type: list
       elements: dict
       returned: when a forwarder or DNAT rule reaches the listener

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -100,9 +101,11 @@ LOCK_WAIT = 900  # seconds: molecule scenarios hold the podman lock for minutes
 
 
 def _podman(*args, check=False):
-    # Serialised with every molecule scenario through one lock; flock exits 1 if it waited in vain.
+    # Serialised with every molecule scenario through one lock; flock exits 1 if it waited in vain. -o: the
+    # daemons podman starts (conmon, aardvark-dns for a network with DNS) must not inherit the lock's file:
+    # they outlive the command and would hold the lock for good.
     env = dict(os.environ, CONTAINERS_CONF=os.path.join(ROOT, 'extensions', 'molecule', 'containers.conf'))
-    return subprocess.run(['flock', '-w', str(LOCK_WAIT), LOCK, 'podman'] + list(args), env=env,
+    return subprocess.run(['flock', '-o', '-w', str(LOCK_WAIT), LOCK, 'podman'] + list(args), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                           timeout=LOCK_WAIT + 300, check=check)
 
@@ -130,10 +133,11 @@ def container():
         cid = run.stdout.strip().splitlines()[-1]
         pid = int(_podman('inspect', '-f', '{{.State.Pid}}', name, check=True).stdout.strip())
         inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
-        for _attempt in range(100):  # the server binds shortly after start
+        for _attempt in range(200):  # the server binds shortly after start (up to 20 s on a loaded machine)
             result = linux.gather(namespaces='all', protocols=['tcp'])
             if _in(result, inode, 8080):
                 break
+            time.sleep(0.1)
         yield {'name': name, 'id': cid, 'pid': pid, 'inode': inode, 'host_port': host_port}
     finally:
         _podman('rm', '-f', '-t', '0', name)
@@ -160,6 +164,52 @@ def test_podman_container_listener_found_attributed_and_published(container):
 
 
 @pytest.fixture(scope='module')
+def container_v6():
+    """A container on an IPv6 podman network, its port published on [::1] (netavark writes ip6 DNAT rules)."""
+    if not _podman_ready():
+        pytest.skip('podman or the test image %s is missing (make image), or the podman lock %s stayed busy'
+                    % (IMAGE, LOCK))
+    tag = uuid.uuid4().hex[:8]
+    network, name = 'hostsec-v6-%s' % tag, 'hostsec-v6c-%s' % tag
+    # A unique-local /64 and a private IPv4 /24 of this test's own; neither is routed anywhere.
+    made = _podman('network', 'create', '--disable-dns', '--ipv6', '--subnet', 'fd42:%s::/64' % tag[:4],
+                   '--subnet', '10.%d.%d.0/24' % (200 + int(tag[0], 16) % 50, int(tag[1:3], 16)), network)
+    if made.returncode != 0:
+        pytest.skip('podman network create --ipv6 failed: %s' % made.stderr[-300:])
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(('::1', 0))
+        host_port = probe.getsockname()[1]
+    try:
+        run = _podman('run', '-d', '--name', name, '--network', network, '-p', '[::1]:%d:8080' % host_port, IMAGE,
+                      'python3', '-m', 'http.server', '--bind', '::', '8080')
+        if run.returncode != 0:
+            pytest.skip('podman run on an IPv6 network failed: %s' % run.stderr[-300:])
+        pid = int(_podman('inspect', '-f', '{{.State.Pid}}', name, check=True).stdout.strip())
+        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
+        for _attempt in range(200):
+            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8080):
+                break
+            time.sleep(0.1)
+        yield {'name': name, 'inode': inode, 'host_port': host_port}
+    finally:
+        _podman('rm', '-f', '-t', '0', name)
+        _podman('network', 'rm', '-f', network)
+
+
+def test_ipv6_published_port_is_linked_through_the_ip6_dnat_rule(container_v6):
+    result = linux.gather(namespaces='all', protocols=['tcp'])
+    inside = _in(result, container_v6['inode'], 8080)
+    assert len(inside) == 1 and inside[0]['container']['name'] == container_v6['name']
+    assert inside[0]['published'] == [{'address': '::1', 'port': container_v6['host_port'], 'protocol': 'tcp',
+                                       'via': 'conmon', 'netns': result['netns']}]
+    host = _in(result, result['netns'], container_v6['host_port'])
+    assert len(host) == 1 and host[0]['address'] == '::1'
+    forwards = host[0]['forwards_to']
+    assert forwards['netns'] == container_v6['inode'] and forwards['port'] == 8080
+    assert forwards['address'].startswith('fd42:') and forwards['container']['name'] == container_v6['name']
+
+
+@pytest.fixture(scope='module')
 def pod():
     if not _podman_ready():
         pytest.skip('podman or the test image %s is missing (make image), or the podman lock %s stayed busy'
@@ -177,10 +227,11 @@ def pod():
             pid = int(_podman('inspect', '-f', '{{.State.Pid}}', member, check=True).stdout.strip())
             members[port] = {'name': member, 'id': run.stdout.strip().splitlines()[-1], 'pid': pid}
         inode = int(os.readlink('/proc/%d/ns/net' % members[8081]['pid'])[5:-1])
-        for _attempt in range(100):
+        for _attempt in range(200):
             result = linux.gather(namespaces='all', protocols=['tcp'])
             if _in(result, inode, 8081) and _in(result, inode, 8082):
                 break
+            time.sleep(0.1)
         yield {'pod': name, 'members': members, 'inode': inode}
     finally:
         _podman('pod', 'rm', '-f', '-t', '0', name)

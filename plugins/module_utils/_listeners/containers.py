@@ -27,6 +27,7 @@ import glob
 import json
 import os
 import re
+import socket
 
 from .schema import make_container
 
@@ -199,7 +200,7 @@ def forwarder(name, cmdline):
 
     if base == 'docker-proxy':
         port = arg('-container-port')
-        return {'via': 'docker-proxy', 'container_id': None, 'address': arg('-container-ip'),
+        return {'via': 'docker-proxy', 'container_id': None, 'address': _canonical(arg('-container-ip')),
                 'port': int(port) if port and port.isdigit() else None}
     if base == 'conmon':
         return {'via': 'conmon', 'container_id': arg('-c') or arg('--cid'), 'address': None, 'port': None}
@@ -208,12 +209,31 @@ def forwarder(name, cmdline):
     return None
 
 
-_IPT = re.compile(r'^-A \S+ (?P<rest>.*-j DNAT --to-destination (?P<to>[0-9.]+):(?P<to_port>\d+))')
-_NFT = re.compile(r'(?P<proto>tcp|udp) dport (?P<port>\d+) .*dnat(?: ip)? to (?P<to>[0-9.]+):(?P<to_port>\d+)')
+# A DNAT target is 10.88.0.2:8080 or, for IPv6, [fd42::2]:8080 (both as iptables-save and nft print them).
+_TO = r'(?:\[(?P<to6>[0-9A-Fa-f:.]+)\]|(?P<to4>[0-9.]+)):(?P<to_port>\d+)'
+_IPT = re.compile(r'^-A \S+ (?P<rest>.*-j DNAT --to-destination ' + _TO + ')')
+_NFT = re.compile(r'(?P<proto>tcp|udp) dport (?P<port>\d+) .*dnat(?: ip6?)? to ' + _TO)
+
+
+def _target(match):
+    return match.group('to6') or match.group('to4'), int(match.group('to_port'))
+
+
+def _canonical(address):
+    """One spelling per address, as the gatherer writes it (fd42:0::2 and fd42::2 are one address)."""
+    if address is None or ':' not in address:
+        return address
+    try:
+        return socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, address))
+    except (OSError, ValueError):
+        return address
 
 
 def parse_iptables_nat(text):
-    """DNAT rules from ``iptables-save -t nat``: [(protocol, host address or None, host port, ip, port)]."""
+    """DNAT rules from ``iptables-save -t nat`` or ``ip6tables-save -t nat``.
+
+    [(protocol, host address or None, host port, ip, port)], addresses of either family.
+    """
     rules = []
     for line in text.splitlines():
         match = _IPT.match(line.strip())
@@ -224,22 +244,24 @@ def parse_iptables_nat(text):
         dport = re.search(r'--dport (\d+)\b', rest)
         if not proto or not dport:
             continue
-        daddr = re.search(r'-d ([0-9.]+)(?:/32)?\b', rest)
-        rules.append((proto.group(1), daddr.group(1) if daddr else None, int(dport.group(1)),
-                      match.group('to'), int(match.group('to_port'))))
+        daddr = re.search(r'-d ([0-9A-Fa-f:.]+?)(?:/(?:32|128))?(?:\s|$)', rest)
+        to_ip, to_port = _target(match)
+        rules.append((proto.group(1), _canonical(daddr.group(1)) if daddr else None, int(dport.group(1)),
+                      _canonical(to_ip), to_port))
     return rules
 
 
 def parse_nft(text):
-    """DNAT rules from ``nft list ruleset``: same tuples as parse_iptables_nat."""
+    """DNAT rules from ``nft list ruleset`` (ip and ip6 tables): same tuples as parse_iptables_nat."""
     rules = []
     for line in text.splitlines():
         match = _NFT.search(line)
         if not match:
             continue
-        daddr = re.search(r'ip daddr ([0-9.]+)\b', line)
-        rules.append((match.group('proto'), daddr.group(1) if daddr else None, int(match.group('port')),
-                      match.group('to'), int(match.group('to_port'))))
+        daddr = re.search(r'\bip6? daddr ([0-9A-Fa-f:.]+)(?:\s|$)', line)
+        to_ip, to_port = _target(match)
+        rules.append((match.group('proto'), _canonical(daddr.group(1)) if daddr else None, int(match.group('port')),
+                      _canonical(to_ip), to_port))
     return rules
 
 
@@ -247,6 +269,7 @@ def dnat_rules(runner):
     """(rules, via) from iptables-save or nft, whichever answers (both when both do)."""
     found = []
     for argv, parse, via in ((['iptables-save', '-t', 'nat'], parse_iptables_nat, 'iptables'),
+                             (['ip6tables-save', '-t', 'nat'], parse_iptables_nat, 'iptables'),
                              (['nft', 'list', 'ruleset'], parse_nft, 'nftables')):
         path = _which(argv[0])
         if path is None:

@@ -437,4 +437,6 @@ def _link_published(listeners, table, sources, own, runner):
         ns_inode = by_ip.get(to_ip)
         target = reach(ns_inode, proto, to_ip, to_port) if ns_inode else None
         if target is not None:
-            publish(target, {'address': daddr or '0.0.0.0', 'port': dport, 'protocol': proto}, via)
+            # A rule without a destination address takes every address of its family.
+            publish(target, {'address': daddr or ('::' if ':' in to_ip else '0.0.0.0'), 'port': dport,
+                             'protocol': proto}, via)

@@ -123,6 +123,32 @@ def ipv4_addresses():
         sock.close()
 
 
+def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
+    """Global and unique-local IPv6 addresses of this thread's network namespace.
+
+    ``thread-self``, not ``self``: the namespace was entered by this thread only.
+    Loopback and link-local addresses are left out: no published port is
+    forwarded to them. A kernel without IPv6 has no such file: no addresses.
+    """
+    found = set()
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 4 or len(fields[0]) != 32:
+            continue
+        if fields[3] in ('10', '20'):  # scope host (loopback), scope link
+            continue
+        try:
+            found.add(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0])))
+        except (ValueError, OSError):
+            continue
+    return found
+
+
 def collect_each(namespaces, protocols, families, with_addresses=False):
     """Sockets of each namespace: {inode: (records, addresses, ifnames, error)}.
 
@@ -164,6 +190,7 @@ def collect_each(namespaces, protocols, families, with_addresses=False):
                     addresses = ipv4_addresses()
                 except OSError:
                     pass
+                addresses |= ipv6_addresses()
             out[ns.inode] = (records, addresses, names, None)
 
     thread = threading.Thread(target=work, name='hostsec-netns')

@@ -108,6 +108,35 @@ def test_dnat_rules_from_iptables_and_nft():
     assert containers.parse_nft(NFT) == expected
 
 
+# Recorded on the build host: podman 4.3 (netavark) publishing [::1]:18443 to a container on an IPv6 network.
+IP6TABLES = (
+    '-A NETAVARK-DN-4BB156588E07E -d ::1/128 -p tcp -m tcp --dport 18443 -j DNAT --to-destination [fd42:4242::2]:8080\n'
+    '-A NETAVARK-HOSTPORT-DNAT -p tcp -m tcp --dport 18443 -m comment --comment "dnat name: hs-v6test id: %s" '
+    '-j NETAVARK-DN-4BB156588E07E\n' % CID)
+NFT6 = ('\t\tip6 daddr ::1 tcp dport 18443 counter packets 0 bytes 0 dnat to [fd42:4242::2]:8080\n'
+        '\t\tudp dport 5353 dnat ip6 to [fd42:4242:0:0::3]:53\n')
+IF_INET6 = ('fe80000000000000acba7afffe82c83c 02 40 20 80     eth0\n'
+            'fd424242000000000000000000000002 02 40 00 80     eth0\n'
+            '00000000000000000000000000000001 01 80 10 80       lo\n')
+
+
+def test_ipv6_dnat_rules_from_ip6tables_and_nft():
+    expected = [('tcp', '::1', 18443, 'fd42:4242::2', 8080)]
+    assert containers.parse_iptables_nat(IP6TABLES) == expected
+    # Addresses are written one way whatever the rule's spelling, as the gatherer writes them.
+    assert containers.parse_nft(NFT6) == expected + [('udp', None, 5353, 'fd42:4242::3', 53)]
+    # IPv4 rules beside them are still read the same.
+    assert containers.parse_iptables_nat(IPTABLES + IP6TABLES)[-1] == expected[0]
+
+
+def test_namespace_ipv6_addresses_leave_out_loopback_and_link_local(tmp_path):
+    from ansible_collections.hostsec.ports.plugins.module_utils._listeners import netns
+    path = tmp_path / 'if_inet6'
+    path.write_text(IF_INET6)
+    assert netns.ipv6_addresses(str(path)) == {'fd42:4242::2'}
+    assert netns.ipv6_addresses(str(tmp_path / 'absent')) == set()  # a kernel without IPv6
+
+
 def test_an_oversized_libpod_state_file_is_not_read(tmp_path, monkeypatch):
     # A pod then keeps its id: the gather must not load hundreds of MB to name it.
     store = tmp_path / 'storage'
