@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to this collection: no compatibility promise outside hostsec.ports.
-"""Pause Python's cyclic garbage collector while a policy is compiled and indexed.
+"""Pause Python's cyclic garbage collector while a policy is compiled and indexed (and reports are built).
 
 Compiling allocates many small objects that all stay alive (rules, specs,
 index buckets), so every collection pass walks a growing heap and finds
@@ -20,6 +20,7 @@ import gc
 
 @contextlib.contextmanager
 def paused():
+    """Collector off inside the block, back to its earlier state after it (also on an exception)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -26,13 +26,12 @@ and the outcome into words (``display_status``); they never re-decide it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import json
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import gcpause
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import (
     listener_text, namespace_label, process_names)
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.severity import ORDER as SEVERITIES  # critical first
@@ -47,7 +46,6 @@ class ReportError(ValueError):
     """Input that cannot become a report; the message names host and field."""
 
 
-@contextlib.contextmanager
 def bulk():
     """Pause the cyclic garbage collector while a fleet's documents are built and rendered.
 
@@ -56,15 +54,10 @@ def bulk():
     are over a million containers, and each full collection triggered while
     they grow walks all of them again: with the collector running, building
     and rendering took about twice the CPU time (benchmarks/report_bench.py).
-    The collector's state is restored on the way out, whatever happens.
+    The same pause as the policy compiler's (gcpause.paused): the collector's
+    state is restored on the way out, whatever happens.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    return gcpause.paused()
 
 
 def display_status(remediation, outcome):
