@@ -163,6 +163,21 @@ def test_podman_container_listener_found_attributed_and_published(container):
     assert 'forwards_to' not in _in(default, default['netns'], container['host_port'])[0]
 
 
+# Two listeners on one port in the container: 0.0.0.0:8080 (IPv4 only) and [::]:8080 with IPV6_V6ONLY. IPv6
+# traffic reaches the second only, so that is the one a port published over IPv6 must be linked to.
+TWO_FAMILIES = """
+import socket, time
+v4 = socket.socket(socket.AF_INET)
+v4.bind(('0.0.0.0', 8080))
+v4.listen(8)
+v6 = socket.socket(socket.AF_INET6)
+v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+v6.bind(('::', 8080))
+v6.listen(8)
+time.sleep(3600)
+"""
+
+
 @pytest.fixture(scope='module')
 def container_v6():
     """A container on an IPv6 podman network, its port published on [::1] (netavark writes ip6 DNAT rules)."""
@@ -181,13 +196,13 @@ def container_v6():
         host_port = probe.getsockname()[1]
     try:
         run = _podman('run', '-d', '--name', name, '--network', network, '-p', '[::1]:%d:8080' % host_port, IMAGE,
-                      'python3', '-m', 'http.server', '--bind', '::', '8080')
+                      'python3', '-c', TWO_FAMILIES)
         if run.returncode != 0:
             pytest.skip('podman run on an IPv6 network failed: %s' % run.stderr[-300:])
         pid = int(_podman('inspect', '-f', '{{.State.Pid}}', name, check=True).stdout.strip())
         inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
         for _attempt in range(200):
-            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8080):
+            if len(_in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8080)) == 2:
                 break
             time.sleep(0.1)
         yield {'name': name, 'inode': inode, 'host_port': host_port}
@@ -198,10 +213,11 @@ def container_v6():
 
 def test_ipv6_published_port_is_linked_through_the_ip6_dnat_rule(container_v6):
     result = linux.gather(namespaces='all', protocols=['tcp'])
-    inside = _in(result, container_v6['inode'], 8080)
-    assert len(inside) == 1 and inside[0]['container']['name'] == container_v6['name']
-    assert inside[0]['published'] == [{'address': '::1', 'port': container_v6['host_port'], 'protocol': 'tcp',
-                                       'via': 'conmon', 'netns': result['netns']}]
+    inside = {lst['family']: lst for lst in _in(result, container_v6['inode'], 8080)}
+    assert sorted(inside) == ['ipv4', 'ipv6'] and inside['ipv6']['container']['name'] == container_v6['name']
+    assert inside['ipv6']['published'] == [{'address': '::1', 'port': container_v6['host_port'], 'protocol': 'tcp',
+                                            'via': 'conmon', 'netns': result['netns']}]
+    assert 'published' not in inside['ipv4']  # IPv4 only: the IPv6 DNAT cannot reach it
     host = _in(result, result['netns'], container_v6['host_port'])
     assert len(host) == 1 and host[0]['address'] == '::1'
     forwards = host[0]['forwards_to']

@@ -24,6 +24,7 @@ its command line (docker-proxy ``-container-ip/-container-port``, conmon
 from __future__ import annotations
 
 import glob
+import ipaddress
 import json
 import os
 import re
@@ -209,14 +210,31 @@ def forwarder(name, cmdline):
     return None
 
 
-# A DNAT target is 10.88.0.2:8080 or, for IPv6, [fd42::2]:8080 (both as iptables-save and nft print them).
-_TO = r'(?:\[(?P<to6>[0-9A-Fa-f:.]+)\]|(?P<to4>[0-9.]+)):(?P<to_port>\d+)'
+# A DNAT target as iptables-save and nft print it: 10.88.0.2:8080, [fd42::2]:8080, or an address alone
+# (10.88.0.2, fd42::2) when the rule keeps the port. The IPv4 form is a whole dotted quad, so the start of an
+# IPv6 address (2001:1234::5) is never read as address 2001, port 1234.
+_TO = (r'(?:\[(?P<to6>[0-9A-Fa-f:.]+)\](?::(?P<to6_port>\d+))?'
+       r'|(?P<to4>\d{1,3}(?:\.\d{1,3}){3})(?::(?P<to4_port>\d+))?'
+       r'|(?P<to6bare>[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*))(?=\s|$)')
 _IPT = re.compile(r'^-A \S+ (?P<rest>.*-j DNAT --to-destination ' + _TO + ')')
 _NFT = re.compile(r'(?P<proto>tcp|udp) dport (?P<port>\d+) .*dnat(?: ip6?)? to ' + _TO)
+# A destination: an address (a zone after % is dropped), or a network (10.0.0.0/24); /32 and /128 are one
+# address of their family. "! -d X" and "daddr != X" take every address but X.
+_DEST = r'(?P<dest>[0-9A-Fa-f:.]+)(?:%\S+?)?(?:/(?P<prefix>\d{1,3}))?(?=\s|$)'
+_IPT_DEST = re.compile(r'(?:^|\s)(?P<neg>!\s+)?-d (?:' + _DEST + r')?')
+_NFT_DEST = re.compile(r'\bip6? daddr (?P<neg>!=\s*)?(?:' + _DEST + r')?')
+_UNREADABLE = object()
 
 
-def _target(match):
-    return match.group('to6') or match.group('to4'), int(match.group('to_port'))
+def _target(match, dport):
+    """(address, port) of a DNAT target, None when the address is not one; no port keeps the rule's own."""
+    address = match.group('to6') or match.group('to4') or match.group('to6bare')
+    port = match.group('to6_port') or match.group('to4_port')
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return _canonical(address), int(port) if port else dport
 
 
 def _canonical(address):
@@ -229,10 +247,37 @@ def _canonical(address):
         return address
 
 
+def _destination(match):
+    """A rule's destination: None (any address), one address, a network as 'address/prefix', or _UNREADABLE."""
+    if match is None or match.group('neg'):
+        return None  # no destination, or every address but one: the port is reachable more widely
+    address, prefix = match.group('dest'), match.group('prefix')
+    try:
+        ipaddress.ip_address(address or '')
+    except ValueError:
+        return _UNREADABLE  # a destination this parser does not read (a set, a map): never guess it
+    if prefix is None or int(prefix) == (128 if ':' in address else 32):
+        return _canonical(address)
+    return '%s/%s' % (_canonical(address), int(prefix))
+
+
+def destination_covers(destination, address):
+    """Whether a rule's destination (None, an address or a network) takes traffic sent to ``address``."""
+    if destination is None:
+        return True
+    if '/' not in destination:
+        return destination == address
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(destination, strict=False)
+    except ValueError:
+        return False
+
+
 def parse_iptables_nat(text):
     """DNAT rules from ``iptables-save -t nat`` or ``ip6tables-save -t nat``.
 
-    [(protocol, host address or None, host port, ip, port)], addresses of either family.
+    [(protocol, destination, host port, ip, port)]: the destination is None (any address),
+    an address or a network 'address/prefix'; addresses of either family.
     """
     rules = []
     for line in text.splitlines():
@@ -244,10 +289,10 @@ def parse_iptables_nat(text):
         dport = re.search(r'--dport (\d+)\b', rest)
         if not proto or not dport:
             continue
-        daddr = re.search(r'-d ([0-9A-Fa-f:.]+?)(?:/(?:32|128))?(?:\s|$)', rest)
-        to_ip, to_port = _target(match)
-        rules.append((proto.group(1), _canonical(daddr.group(1)) if daddr else None, int(dport.group(1)),
-                      _canonical(to_ip), to_port))
+        dport = int(dport.group(1))
+        target, destination = _target(match, dport), _destination(_IPT_DEST.search(rest))
+        if target is not None and destination is not _UNREADABLE:
+            rules.append((proto.group(1), destination, dport) + target)
     return rules
 
 
@@ -258,10 +303,10 @@ def parse_nft(text):
         match = _NFT.search(line)
         if not match:
             continue
-        daddr = re.search(r'\bip6? daddr ([0-9A-Fa-f:.]+)(?:\s|$)', line)
-        to_ip, to_port = _target(match)
-        rules.append((match.group('proto'), _canonical(daddr.group(1)) if daddr else None, int(match.group('port')),
-                      _canonical(to_ip), to_port))
+        dport = int(match.group('port'))
+        target, destination = _target(match, dport), _destination(_NFT_DEST.search(line))
+        if target is not None and destination is not _UNREADABLE:
+            rules.append((match.group('proto'), destination, dport) + target)
     return rules
 
 

@@ -380,11 +380,23 @@ def _unowned_warning(unowned, total, privileged, scan):
 
 def _link_published(listeners, table, sources, own, runner):
     """Link host ports published by forwarders or DNAT to the container listeners they reach."""
-    by_ip = {}
+    # Container address -> its namespace. An address two namespaces share, or one the host has too (rootless
+    # pasta copies the host's addresses into the container), names no single container: a rule to it is not
+    # linked rather than linked to whichever namespace came first.
+    by_ip, shared = {}, set()
     for ns_inode, _recs, _names, _container, addrs in sources:
         for ip in addrs or ():
-            if ns_inode != own and not ip.startswith('127.'):
-                by_ip.setdefault(ip, ns_inode)
+            if ns_inode == own or ip.startswith('127.'):
+                continue
+            if by_ip.setdefault(ip, ns_inode) != ns_inode:
+                shared.add(ip)
+    try:
+        shared.update(netns.ipv4_addresses())
+    except OSError:
+        pass
+    shared.update(netns.ipv6_addresses())  # this thread is in the host's namespace
+    for ip in shared:
+        by_ip.pop(ip, None)
     if not by_ip:
         return
     targets = {}
@@ -399,8 +411,17 @@ def _link_published(listeners, table, sources, own, runner):
     rules = containers.dnat_rules(runner)
 
     def reach(ns_inode, protocol, ip, port):
-        for lst in targets.get((ns_inode, protocol, port), ()):
-            if lst['exposure'] == 'wildcard' or lst['address'] == ip:
+        """The listener that takes traffic to ip:port: one bound to that address, else a wildcard of its family."""
+        candidates = targets.get((ns_inode, protocol, port), ())
+        for lst in candidates:
+            if lst['address'] == ip:
+                return lst
+        ipv6 = ':' in (ip or '')
+        for lst in candidates:
+            if lst['exposure'] != 'wildcard':
+                continue
+            # [::] takes IPv6, and IPv4 too when dual-stack; 0.0.0.0 takes IPv4 only.
+            if (lst['family'] == 'ipv6') == ipv6 or (not ipv6 and lst['family'] == 'ipv6' and lst['dual_stack']):
                 return lst
         return None
 
@@ -408,7 +429,8 @@ def _link_published(listeners, table, sources, own, runner):
         entry = {'address': host['address'], 'port': host['port'], 'protocol': host['protocol'], 'via': via,
                  'netns': own}
         seen = target.setdefault('published', [])
-        if not any(e['port'] == entry['port'] and e['address'] == entry['address'] for e in seen):
+        if not any((e['protocol'], e['port'], e['address']) == (entry['protocol'], entry['port'], entry['address'])
+                   for e in seen):
             seen.append(entry)
 
     for lst in listeners:
@@ -423,7 +445,8 @@ def _link_published(listeners, table, sources, own, runner):
             ns_inode = by_ip.get(ip) if ip else container_ns.get(fwd['container_id'])
             if port is None:
                 for (proto, daddr, dport, to_ip, to_port), _via in rules:
-                    if proto == lst['protocol'] and dport == lst['port'] and daddr in (None, lst['address']) \
+                    if proto == lst['protocol'] and dport == lst['port'] \
+                            and containers.destination_covers(daddr, lst['address']) \
                             and (ns_inode is None or by_ip.get(to_ip) == ns_inode):
                         ip, port, ns_inode = to_ip, to_port, by_ip.get(to_ip)
                         break

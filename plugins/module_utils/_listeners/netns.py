@@ -123,12 +123,17 @@ def ipv4_addresses():
         sock.close()
 
 
+IFA_F_DADFAILED = 0x08  # linux/if_addr.h
+IFA_F_TENTATIVE = 0x40
+
+
 def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
     """Global and unique-local IPv6 addresses of this thread's network namespace.
 
     ``thread-self``, not ``self``: the namespace was entered by this thread only.
-    Loopback and link-local addresses are left out: no published port is
-    forwarded to them. A kernel without IPv6 has no such file: no addresses.
+    Loopback and link-local addresses are left out (no published port is
+    forwarded to them), and so are addresses still tentative or that failed
+    duplicate detection. A kernel without IPv6 has no such file: no addresses.
     """
     found = set()
     try:
@@ -142,6 +147,8 @@ def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
             continue
         if fields[3] in ('10', '20'):  # scope host (loopback), scope link
             continue
+        if len(fields) > 4 and int(fields[4], 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+            continue  # not (or never) usable: duplicate address detection has not passed
         try:
             found.add(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0])))
         except (ValueError, OSError):

@@ -46,7 +46,10 @@ def namespace_label(listener):
 def process_names(processes):
     """'nginx', 'master, worker': the distinct names of a listener's processes, sorted; 'unknown process' if none."""
     if len(processes) == 1:  # most listeners: no set, no sort (reports call this for every listener)
-        return processes[0].get('name') or '?'
+        name = processes[0].get('name') or '?'
+        if isinstance(name, str):
+            return name
+        # Not text: the general path below fails on it, as it does for several processes.
     return ', '.join(sorted({p.get('name') or '?' for p in processes})) or 'unknown process'
 
 

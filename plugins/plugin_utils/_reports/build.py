@@ -120,14 +120,15 @@ def listener_owner(listener, processes=None):
 
     ``processes`` as in ``listener_text``: the owners when the record does not hold them.
     """
-    if listener.get('owner_service'):
-        return str(listener['owner_service'])
     if processes is None:
         processes = listener.get('processes') or ()
     units = [p.get('unit') for p in processes if p.get('unit')]
-    units += listener.get('services') or ()
+    units += list(listener.get('services') or ())
+    if listener.get('owner_service'):
+        return str(listener['owner_service'])
     if units:
-        return str(min(units))
+        # A set, not min(): a unit that is not text (a list, a mapping) fails here instead of becoming an owner.
+        return str(sorted(set(units))[0])
     exes = sorted({p.get('exe') or p.get('name') or '?' for p in processes})
     return ', '.join(exes) or 'unknown process'
 

@@ -117,6 +117,8 @@ NFT6 = ('\t\tip6 daddr ::1 tcp dport 18443 counter packets 0 bytes 0 dnat to [fd
         '\t\tudp dport 5353 dnat ip6 to [fd42:4242:0:0::3]:53\n')
 IF_INET6 = ('fe80000000000000acba7afffe82c83c 02 40 20 80     eth0\n'
             'fd424242000000000000000000000002 02 40 00 80     eth0\n'
+            'fd424242000000000000000000000009 02 40 00 c0     eth0\n'  # tentative: not usable yet
+            'fd424242000000000000000000000008 02 40 00 88     eth0\n'  # failed duplicate detection
             '00000000000000000000000000000001 01 80 10 80       lo\n')
 
 
@@ -127,6 +129,46 @@ def test_ipv6_dnat_rules_from_ip6tables_and_nft():
     assert containers.parse_nft(NFT6) == expected + [('udp', None, 5353, 'fd42:4242::3', 53)]
     # IPv4 rules beside them are still read the same.
     assert containers.parse_iptables_nat(IPTABLES + IP6TABLES)[-1] == expected[0]
+
+
+@pytest.mark.parametrize('line, expected', [
+    # A network destination stays a network; /32 is one address only for IPv4, /128 for IPv6.
+    ('-A X -d 2001:db8::/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd42::2]:80',
+     [('tcp', '2001:db8::/32', 8080, 'fd42::2', 80)]),
+    ('-A X -d 10.0.0.0/24 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+     [('tcp', '10.0.0.0/24', 8080, '172.17.0.2', 80)]),
+    ('-A X -d 2001:db8::1/128 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd42::2]:80',
+     [('tcp', '2001:db8::1', 8080, 'fd42::2', 80)]),
+    # A target without a port keeps the rule's; the start of an IPv6 address is never "address:port".
+    ('-A X -p tcp -m tcp --dport 8080 -j DNAT --to-destination 2001:1234::5', [('tcp', None, 8080, '2001:1234::5', 8080)]),
+    ('-A X -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2', [('tcp', None, 8080, '172.17.0.2', 8080)]),
+    # Every address but one: the port is reachable on the others.
+    ('-A X ! -d 127.0.0.0/8 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80',
+     [('tcp', None, 8080, '172.17.0.2', 80)]),
+    ('-A X -p tcp --dport 80 -j DNAT --to-destination 10.0.0.1:8080-8090', []),  # a port range: not linked
+])
+def test_dnat_destinations_and_targets_from_iptables(line, expected):
+    assert containers.parse_iptables_nat(line) == expected
+
+
+@pytest.mark.parametrize('line, expected', [
+    ('ip6 daddr 2001:db8::/32 tcp dport 8080 dnat ip6 to [fd42::2]:80', [('tcp', '2001:db8::/32', 8080, 'fd42::2', 80)]),
+    ('tcp dport 8080 dnat ip6 to 2001:1234::5', [('tcp', None, 8080, '2001:1234::5', 8080)]),
+    ('tcp dport 8080 dnat to :8080', []),  # no address: nothing to link
+    ('ip daddr != 10.0.0.1 tcp dport 9 dnat to 10.88.0.2:9', [('tcp', None, 9, '10.88.0.2', 9)]),
+    ('ip daddr { 10.0.0.1, 10.0.0.2 } tcp dport 9 dnat to 10.88.0.2:9', []),  # a set: not guessed
+    ('ip6 daddr fe80::1%eth0 tcp dport 1 dnat ip6 to [fd42::2]:80', [('tcp', 'fe80::1', 1, 'fd42::2', 80)]),
+])
+def test_dnat_destinations_and_targets_from_nft(line, expected):
+    assert containers.parse_nft(line) == expected
+
+
+def test_destination_covers_addresses_and_networks():
+    assert containers.destination_covers(None, '192.0.2.1')
+    assert containers.destination_covers('10.0.0.0/24', '10.0.0.7')
+    assert not containers.destination_covers('10.0.0.0/24', '10.0.1.7')
+    assert containers.destination_covers('::1', '::1') and not containers.destination_covers('::1', '::2')
+    assert not containers.destination_covers('2001:db8::/32', '10.0.0.1')
 
 
 def test_namespace_ipv6_addresses_leave_out_loopback_and_link_local(tmp_path):
