@@ -147,9 +147,9 @@ def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
             continue
         if fields[3] in ('10', '20'):  # scope host (loopback), scope link
             continue
-        if len(fields) > 4 and int(fields[4], 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
-            continue  # not (or never) usable: duplicate address detection has not passed
         try:
+            if len(fields) > 4 and int(fields[4], 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+                continue  # not (or never) usable: duplicate address detection has not passed
             found.add(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0])))
         except (ValueError, OSError):
             continue
