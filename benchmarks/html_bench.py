@@ -24,7 +24,6 @@ the usual limit for a response to feel immediate.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -32,7 +31,7 @@ import tempfile
 
 import report_bench  # the same synthetic fleet; this directory is on sys.path when a benchmark runs
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, html
 
 CHROMIUM = '/usr/bin/chromium'
 TARGETS_MS = {'open': 1000, 'severity filter': 100, 'kind filter': 100, 'drill-down': 100}
@@ -51,13 +50,9 @@ _RESET = ("(function () { document.getElementById('f-reset').click();"
 
 
 def report(path, hosts, findings):
-    audits = json.loads(json.dumps([report_bench.synthetic_audit(h, findings) for h in range(hosts)]))
+    audits = report_bench.synthetic_audits(hosts, findings)
     with build.bulk():
-        reports = [build.host_report('host%04d.example' % h, audit, groups=['g%d' % (h % 10)])
-                   for h, audit in enumerate(audits)]
-        fleet = build.fleet_report(reports, generated='bench')
-        fleet['drift'] = drift.drift(None, fleet)
-        text = html.html(fleet)
+        text = html.html(report_bench.build_fleet(audits, None))
     with open(path, 'w', encoding='utf-8') as handle:
         handle.write(text)
     return len(text.encode('utf-8'))
@@ -86,9 +81,7 @@ def measure(browser, path, runs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--hosts', type=int, default=1000)
-    parser.add_argument('--findings', type=int, default=50)
-    parser.add_argument('--runs', type=int, default=5)
+    report_bench.add_fleet_arguments(parser)
     args = parser.parse_args()
     try:
         from playwright.sync_api import sync_playwright

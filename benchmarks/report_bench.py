@@ -61,6 +61,28 @@ def synthetic_audit(h, findings, listeners=60):
 STEPS = ('build + drift', 'fleet.json', 'fleet.md', 'fleet.html')
 
 
+def add_fleet_arguments(parser):
+    """The synthetic fleet's size and the runs, for every benchmark that renders it."""
+    parser.add_argument('--hosts', type=int, default=1000)
+    parser.add_argument('--findings', type=int, default=50)
+    parser.add_argument('--runs', type=int, default=5)
+
+
+def synthetic_audits(hosts, findings):
+    """Through JSON, as port_audit results reach the action plugin: a finding holds its own copy of its listener."""
+    return json.loads(json.dumps([synthetic_audit(h, findings) for h in range(hosts)]))
+
+
+def build_fleet(audits, previous):
+    """The fleet report with its drift against ``previous`` (fleet.json text, or None), as the action plugin builds it."""
+    reports = [build.host_report('host%04d.example' % h, audit, groups=['g%d' % (h % 10)])
+               for h, audit in enumerate(audits)]
+    fleet = build.fleet_report(reports, generated='bench')
+    # The previous run's fleet.json is read back (as the action plugin does).
+    fleet['drift'] = drift.drift(json.loads(previous) if previous else None, fleet)
+    return fleet
+
+
 def _timed(step, fn, times):
     t0 = (time.perf_counter(), time.process_time())
     value = fn()
@@ -75,23 +97,15 @@ def run(hosts, findings, previous):
     the port_audit results the hosts sent back, not report work.
     """
     times = {}
-    # Through JSON, as port_audit results reach the action plugin: a finding holds its own copy of its listener.
-    audits = _timed('inputs (synthetic audits)', lambda: json.loads(json.dumps([
-        synthetic_audit(h, findings) for h in range(hosts)])), times)
+    audits = _timed('inputs (synthetic audits)', lambda: synthetic_audits(hosts, findings), times)
 
     with build.bulk():  # as the action plugin runs it
         return _generate(hosts, audits, previous, times)
 
 
 def _generate(hosts, audits, previous, times):
-    def build_all():
-        reports = [build.host_report('host%04d.example' % h, audit, groups=['g%d' % (h % 10)])
-                   for h, audit in enumerate(audits)]
-        fleet = build.fleet_report(reports, generated='bench')
-        # The previous run's fleet.json is read back (as the action plugin does) inside the timed step.
-        fleet['drift'] = drift.drift(json.loads(previous) if previous else None, fleet)
-        return fleet
-    fleet = _timed('build + drift', build_all, times)
+    # Reading back the previous fleet.json is inside the timed step.
+    fleet = _timed('build + drift', lambda: build_fleet(audits, previous), times)
     out = {}
     out['fleet.json'] = _timed('fleet.json', lambda: render.fleet_json(fleet), times)
     out['fleet.md'] = _timed('fleet.md', lambda: render.markdown(fleet), times)
@@ -103,9 +117,7 @@ def _generate(hosts, audits, previous, times):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--hosts', type=int, default=1000)
-    parser.add_argument('--findings', type=int, default=50)
-    parser.add_argument('--runs', type=int, default=5)
+    add_fleet_arguments(parser)
     args = parser.parse_args()
     # The previous run, as the next run reads it back from fleet.json.
     previous = run(args.hosts, args.findings, None)[1]['fleet.json']

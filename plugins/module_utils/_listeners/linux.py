@@ -390,11 +390,7 @@ def _link_published(listeners, table, sources, own, runner):
                 continue
             if by_ip.setdefault(ip, ns_inode) != ns_inode:
                 shared.add(ip)
-    try:
-        shared.update(netns.ipv4_addresses())
-    except OSError:
-        pass
-    shared.update(netns.ipv6_addresses())  # this thread is in the host's namespace
+    shared.update(netns.own_addresses())  # this thread is in the host's namespace
     for ip in shared:
         by_ip.pop(ip, None)
     if not by_ip:
@@ -420,8 +416,8 @@ def _link_published(listeners, table, sources, own, runner):
         for lst in candidates:
             if lst['exposure'] != 'wildcard':
                 continue
-            # [::] takes IPv6, and IPv4 too when dual-stack; 0.0.0.0 takes IPv4 only.
-            if (lst['family'] == 'ipv6') == ipv6 or (not ipv6 and lst['family'] == 'ipv6' and lst['dual_stack']):
+            # [::] takes IPv6, and IPv4 too when dual-stack (only an IPv6 listener is); 0.0.0.0 takes IPv4 only.
+            if lst['family'] == ('ipv6' if ipv6 else 'ipv4') or (not ipv6 and lst['dual_stack']):
                 return lst
         return None
 

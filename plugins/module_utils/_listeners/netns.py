@@ -156,6 +156,19 @@ def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
     return found
 
 
+def own_addresses():
+    """Every address of this thread's network namespace that a port can be forwarded to, IPv4 and IPv6.
+
+    An interface table that cannot be read gives no IPv4 addresses, not an error: the
+    addresses only serve to link published ports, and an unlinked port says so.
+    """
+    try:
+        found = ipv4_addresses()
+    except OSError:
+        found = set()
+    return found | ipv6_addresses()
+
+
 def collect_each(namespaces, protocols, families, with_addresses=False):
     """Sockets of each namespace: {inode: (records, addresses, ifnames, error)}.
 
@@ -191,13 +204,7 @@ def collect_each(namespaces, protocols, families, with_addresses=False):
             for _p, _f, recs in records:
                 for rec in recs:
                     netlink.ifname(rec[3], names)
-            addresses = set()
-            if with_addresses:
-                try:
-                    addresses = ipv4_addresses()
-                except OSError:
-                    pass
-                addresses |= ipv6_addresses()
+            addresses = own_addresses() if with_addresses else set()
             out[ns.inode] = (records, addresses, names, None)
 
     thread = threading.Thread(target=work, name='hostsec-netns')
