@@ -190,3 +190,25 @@ def test_an_oversized_libpod_state_file_is_not_read(tmp_path, monkeypatch):
     fresh = containers.Catalog(storage=(str(store),), docker=str(tmp_path / 'none'), tasks=str(tmp_path / 'none'))
     monkeypatch.setattr(containers, 'LIBPOD_DB_LIMIT', 1024 * 1024)
     assert fresh.describe('podman', CID, POD)['pod'] == 'shop'
+
+
+def test_a_target_address_shared_by_two_namespaces_or_with_the_host_is_not_linked(monkeypatch):
+    # Rootless pasta copies the host's addresses into containers, and two namespaces can hold one address:
+    # a DNAT to such an address names no single container, so it is linked to none (recorded rules: no pasta here).
+    from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux, netns, schema
+    host_ips = sorted(ip for ip in netns.own_addresses() if not ip.startswith('127.'))
+
+    def listener(ns_inode):
+        return schema.strip_to_compact(schema.make_listener('tcp', 'ipv4', '0.0.0.0', 8080, netns=ns_inode))
+    twin_a, twin_b, single, on_host = listener(111), listener(222), listener(333), listener(444)
+    sources = [(111, [], {}, None, {'10.88.0.2'}), (222, [], {}, None, {'10.88.0.2'}),
+               (333, [], {}, None, {'10.88.0.3'}), (444, [], {}, None, set(host_ips[:1]))]
+    rules = ('tcp dport 18080 dnat to 10.88.0.2:8080\n'
+             'tcp dport 18081 dnat to 10.88.0.3:8080\n')
+    if host_ips:
+        rules += 'tcp dport 18082 dnat to %s:8080\n' % host_ips[0]
+    monkeypatch.setattr(containers, 'dnat_rules', lambda runner: [(r, 'nftables') for r in containers.parse_nft(rules)])
+    linux._link_published([twin_a, twin_b, single, on_host], {}, sources, 1, runner=None)
+    assert 'published' not in twin_a and 'published' not in twin_b and 'published' not in on_host
+    assert single['published'] == [{'address': '0.0.0.0', 'port': 18081, 'protocol': 'tcp', 'via': 'nftables',
+                                    'netns': 1}]

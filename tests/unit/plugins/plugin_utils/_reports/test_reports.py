@@ -424,3 +424,16 @@ def test_an_outcome_left_by_an_earlier_run_of_another_mode_is_not_this_run_s():
     assert action._outcome(report_run, None) == {'mode': 'report', 'check_mode': True}
     assert action._outcome({'plan': {'mode': 'enforce'}}, stale) is stale
     assert action._outcome('not an audit', None) == {}
+
+
+def test_owner_and_names_that_are_not_text_fail_instead_of_becoming_text():
+    # A unit or process name of the wrong type is a broken result: the report stops, it never shows it as an owner.
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import process_names
+    with pytest.raises(TypeError):
+        build.listener_owner({'processes': [{'name': 'x', 'unit': ['evil.service']}]})
+    with pytest.raises(TypeError):
+        build.listener_owner({'owner_service': 'x.service', 'services': 5, 'processes': []})
+    with pytest.raises(TypeError):
+        process_names([{'name': 5}])
+    assert process_names([{'name': 'nginx'}]) == 'nginx' and process_names([]) == 'unknown process'
+    assert process_names([{'name': 'b'}, {'name': 'a'}, {'name': 'b'}]) == 'a, b'
