@@ -31,7 +31,7 @@ class PortSpecError(ValueError):
     """Bad port spec; the message names the field and the value."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PortSpec:
     low: int
     high: int
