@@ -218,14 +218,19 @@ def run_once(argv, env, timeout=None):
 
 
 def interleaved(pairs, env, runs):
-    # Ratios a/b of commands run alternately, so that both see the same machine load.
-    ratios, first, second = [], [], []
+    """Ratios a/b of two commands, each run of a timed between two runs of b.
+
+    This machine's speed swings by a third within seconds: each ratio is a over
+    the mean of the b just before and the b just after it, so both sides of a
+    ratio see the same moment. ``second`` holds every run of b (one more than a).
+    """
+    ratios, first, second = [], [], [run_once(pairs[1], env)[0]]
     for _run in range(runs):
         a = run_once(pairs[0], env)[0]
         b = run_once(pairs[1], env)[0]
         first.append(a)
+        ratios.append(a / ((second[-1] + b) / 2))
         second.append(b)
-        ratios.append(a / b)
     return ratios, first, second
 
 

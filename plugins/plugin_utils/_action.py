@@ -10,6 +10,12 @@ Bad input (the plugin's own error types, and ValueError, which every parser
 here raises) becomes ``failed`` with a message that names the field. Anything
 else is a bug: it still fails the task, never silently passes it, and never
 hands the user a bare traceback (``-vvv`` shows it through ``exception``).
+
+The cyclic garbage collector is paused for the task (gcpause): the worker is
+a forked process that ends with the task, and loading the knowledge base,
+building the module payload and judging thousands of listeners otherwise
+cost it a full collection and a dozen partial ones that free next to
+nothing (about 0.13 s of a 1.1 s port_audit at 3,000 listeners).
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import traceback
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import gcpause
 
 
 class GuardedAction(ActionBase):
@@ -29,6 +37,10 @@ class GuardedAction(ActionBase):
     TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
+        with gcpause.paused():
+            return self._guarded_run(tmp, task_vars)
+
+    def _guarded_run(self, tmp, task_vars):
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         result['changed'] = False
