@@ -50,8 +50,8 @@ def synthetic_audit(h, findings, listeners=60):
     policy = {'allow': [{'index': 0, 'list': 'allow', 'origin': 'group_vars/all', 'text': '22/tcp', 'expires': None}],
               'deny': [], 'require': [], 'settings': {'unexpected': 'report'}, 'settings_origin': {'unexpected': 'built-in'}}
     # port_audit's verdicts, aligned with the listeners: which findings each one has (or the rule that allowed it).
-    verdicts = [{'allowed_by': None if i < findings else policy['allow'][0], 'ignored_by': None,
-                 'finding_ids': ['%d-%d' % (lst['port'], i)] if i < findings else []} for i, lst in enumerate(lsts)]
+    verdicts = [{'finding_ids': ['%d-%d' % (lst['port'], i)]} if i < findings else {'allowed_by': 'allow[0]'}
+                for i, lst in enumerate(lsts)]
     # port_audit returns its listeners compact (owners once, in a table by pid), findings with their listener in full.
     compact = schema.compact(lsts)
     return {'findings': fnds, 'listeners': compact['listeners'], 'processes': compact['processes'], 'verdicts': verdicts,

@@ -359,21 +359,23 @@ class Evaluator:
         settled = self.index.settled if self.index is not None else ()
         rules = self.policy.rules
         for lst in listeners:
-            verdict = {'allowed_by': None, 'ignored_by': None, 'finding_ids': []}
+            # Only what was said: most listeners get {'allowed_by': 'allow[3]'} and nothing else. At 6,000
+            # listeners the verdicts were a third of port_audit's result when each held a copy of its rule.
+            verdict = {}
             verdicts.append(verdict)
             if lookup is None:
                 cands = rules
             else:
                 cands = lookup(lst['protocol'], lst['port'])
                 if id(cands) in settled:
-                    verdict['allowed_by'] = _first_allow(cands, lst, today).ref()
+                    verdict['allowed_by'] = _first_allow(cands, lst, today).key()
                     continue
             kind, rule, other, hits = classify(lst, cands, today, allow_loopback)
             if hits:
                 satisfied.update(hits)
             if kind is None:
                 if rule is not None:
-                    verdict['allowed_by'] = rule.ref()
+                    verdict['allowed_by'] = rule.key()
                 else:
                     verdict['ignored_by'] = 'settings.allow_loopback: true'
                 continue
@@ -388,7 +390,7 @@ class Evaluator:
                     verdict['ignored_by'] = 'settings.ephemeral: %s' % ephemeral
                     continue
             finding = self.finding(kind, lst, rule, other)
-            verdict['finding_ids'].append(finding['id'])
+            verdict['finding_ids'] = [finding['id']]
             findings.append(finding)
         for rule in self.policy.by_list['require']:
             if rule not in satisfied:
@@ -497,8 +499,10 @@ def evaluate(policy, listeners, kb=None, today=None, ephemeral_range=None, platf
              kb_errors='fail'):
     """Judge ``listeners``: {'findings', 'ignored', 'listeners', 'warnings', 'verdicts'}.
 
-    ``verdicts`` is aligned with ``listeners``: {allowed_by: rule ref or None,
-    ignored_by: setting text or None, finding_ids: [...]}. ``kb_errors``:
+    ``verdicts`` is aligned with ``listeners``, each with only what applies:
+    ``allowed_by`` (the rule's key, 'allow[3]', as in effective_policy),
+    ``ignored_by`` (the setting's text) or ``finding_ids`` ([id]): exactly one
+    of them. ``kb_errors``:
     'fail' (default) raises KBEvaluationError when the knowledge base raises;
     'tolerate' keeps going with the highest severity each rule allows.
     """

@@ -357,6 +357,10 @@ class Rule:
         """The rule as findings and effective_policy show it."""
         return {'list': self.list, 'index': self.index, 'text': self.text, 'origin': self.origin}
 
+    def key(self):
+        """'allow[3]': the rule as a verdict names it; effective_policy holds its text and origin."""
+        return '%s[%d]' % (self.list, self.index)
+
     def label(self):
         return '%s[%d] %s (%s)' % (self.list, self.index, self.text, self.origin)
 

@@ -167,10 +167,38 @@ def _owners(audit, host):
     return owners
 
 
+def _allowing_rules(audit, host):
+    """A verdict's ``allowed_by`` -> the rule as reports show it.
+
+    port_audit names the rule by its key ('allow[3]'); its text, origin and
+    expiry are in the audit's effective policy. Older audits held a copy of the
+    rule instead. A key the effective policy does not hold fails the report: a
+    listener is never shown as allowed by a rule nobody can see.
+    """
+    policy = audit.get('effective_policy')
+    by_key = {}
+    if isinstance(policy, dict):
+        for name in ('allow', 'deny', 'require'):
+            for rule in policy.get(name) or ():
+                if isinstance(rule, dict):
+                    by_key['%s[%s]' % (rule.get('list', name), rule.get('index'))] = _rule_ref(rule)
+
+    def resolve(index, allowed):
+        if isinstance(allowed, dict):
+            return _rule_ref(allowed)
+        rule = by_key.get(allowed) if isinstance(allowed, str) else None
+        if rule is None:
+            raise ReportError('%s: verdicts[%d].allowed_by: %r is not a rule of the effective policy'
+                              % (host, index, allowed))
+        return rule
+    return resolve
+
+
 def _listeners(audit, findings, host):
     """Every listener with what the policy said about it (allowed_by / findings / ignored_by)."""
     listeners = audit.get('listeners') or []
     verdicts = audit.get('verdicts')
+    allowing = _allowing_rules(audit, host)
     if not isinstance(verdicts, list) or len(verdicts) != len(listeners):
         verdicts = None  # older port_audit: findings are matched to listeners by socket instead
         by_listener = {}
@@ -201,9 +229,11 @@ def _listeners(audit, findings, host):
             verdict = verdicts[i]
             if not isinstance(verdict, dict):
                 verdict = {}
+            if not (verdict.get('allowed_by') or verdict.get('finding_ids') or verdict.get('ignored_by')):
+                entry['verdict_known'] = False  # port_audit says one of the three for every listener
             allowed = verdict.get('allowed_by')
             entry['finding_ids'] = list(verdict.get('finding_ids') or ())
-            entry['allowed_by'] = _rule_ref(allowed) if allowed else None
+            entry['allowed_by'] = allowing(i, allowed) if allowed else None
             entry['ignored_by'] = verdict.get('ignored_by')
         append(entry)
     return out

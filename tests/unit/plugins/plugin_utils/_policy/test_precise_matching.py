@@ -151,11 +151,15 @@ def test_verdicts_align_with_listeners(mk, kb):
     for naive in (False, True):
         res = evaluate(policy, [ssh, web, loop, udp, odd], kb=kb, naive=naive)
         verdicts = res['verdicts']
-        assert [v['allowed_by']['index'] if v['allowed_by'] else None for v in verdicts] == [0, 1, None, None, None]
-        assert [v['ignored_by'] for v in verdicts] == [None, None, 'settings.allow_loopback: true',
-                                                       'settings.ephemeral: ignore_udp', None]
-        assert verdicts[4]['finding_ids'] == [res['findings'][0]['id']]
-        assert all(not v['finding_ids'] for v in verdicts[:4])
+        # Each verdict says exactly one thing: the rule's key (its text is in effective_policy), the setting
+        # that ignored the listener, or its finding.
+        assert verdicts == [{'allowed_by': 'allow[0]'}, {'allowed_by': 'allow[1]'},
+                            {'ignored_by': 'settings.allow_loopback: true'},
+                            {'ignored_by': 'settings.ephemeral: ignore_udp'},
+                            {'finding_ids': [res['findings'][0]['id']]}]
+        effective = policy.effective()
+        assert [(r['list'], r['index'], r['text']) for r in effective['allow']] == [('allow', 0, '22/tcp'),
+                                                                                   ('allow', 1, '{port: 80, process: nginx}')]
     ignore = build_policy(policy={'allow': [], 'settings': {'unexpected': 'ignore'}})
     assert evaluate(ignore, [odd], kb=kb)['verdicts'][0]['ignored_by'] == 'settings.unexpected: ignore'
 

@@ -106,6 +106,34 @@ def test_verdicts_and_ignored_listeners_are_provenance():
     assert 'allowed by allow[0] 5432/tcp (from group_vars/db)' in html.html(build.fleet_report([rep]))
 
 
+def test_verdict_names_its_rule_by_key():
+    # port_audit's verdicts name the rule ('allow[0]'); its text and origin come from the effective policy.
+    audit = copy.deepcopy(AUDIT)
+    audit['effective_policy'] = {'allow': [{'rule': '5432/tcp', 'text': '5432/tcp', 'list': 'allow', 'index': 0,
+                                            'origin': 'group_vars/db', 'expires': None}], 'deny': [], 'require': []}
+    audit['verdicts'] = [{'allowed_by': 'allow[0]'} if lst['port'] == 5432 else
+                         {'finding_ids': [f['id'] for f in audit['findings']
+                                          if f['listener'] and f['listener']['port'] == lst['port']]}
+                         for lst in audit['listeners']]
+    rep = build.host_report('db1', audit)
+    pg = next(lst for lst in rep['listeners'] if lst['port'] == 5432)
+    assert pg['allowed_by'] == {'list': 'allow', 'index': 0, 'text': '5432/tcp', 'origin': 'group_vars/db',
+                                'expires': None}
+    assert build.verdict_text(pg) == 'allowed by allow[0] 5432/tcp (from group_vars/db)'
+    # A key the effective policy does not hold fails the report instead of showing an allow nobody can check.
+    for bad in ('allow[7]', 'deny[0]', 7, ['allow', 0]):
+        broken = copy.deepcopy(audit)
+        broken['verdicts'][[lst['port'] for lst in audit['listeners']].index(5432)] = {'allowed_by': bad}
+        with pytest.raises(build.ReportError, match=r'db1: verdicts\[\d+\]\.allowed_by: .* is not a rule'):
+            build.host_report('db1', broken)
+    # A verdict that says nothing is shown as unknown, not as "no finding".
+    silent = copy.deepcopy(audit)
+    silent['verdicts'] = [{} for _lst in audit['listeners']]
+    rep = build.host_report('db1', silent)
+    assert {build.verdict_text(lst) for lst in rep['listeners']} == {
+        'no finding (the audit did not say which rule allowed it)'}
+
+
 def test_unknown_kind_renders_generically():
     audit = copy.deepcopy(AUDIT)
     audit['findings'][0]['kind'] = 'identity_mismatch'
