@@ -171,25 +171,44 @@ def _allowing_rules(audit, host):
     """A verdict's ``allowed_by`` -> the rule as reports show it.
 
     port_audit names the rule by its key ('allow[3]'); its text, origin and
-    expiry are in the audit's effective policy. Older audits held a copy of the
-    rule instead. A key the effective policy does not hold fails the report: a
-    listener is never shown as allowed by a rule nobody can see.
+    expiry are in the audit's effective policy, at that position of that list
+    (checked, then searched for if the list was reordered). Older audits held
+    a copy of the rule instead. A key the effective policy does not hold fails
+    the report: a listener is never shown as allowed by a rule nobody can see.
+    Each key is resolved once per host, so a 10,000-rule policy costs nothing
+    for the rules no listener names.
     """
     policy = audit.get('effective_policy')
-    by_key = {}
-    if isinstance(policy, dict):
-        for name in ('allow', 'deny', 'require'):
-            for rule in policy.get(name) or ():
-                if isinstance(rule, dict):
-                    by_key['%s[%s]' % (rule.get('list', name), rule.get('index'))] = _rule_ref(rule)
+    policy = policy if isinstance(policy, dict) else {}
+    resolved = {}
 
-    def resolve(index, allowed):
+    def find(key):
+        name, _sep, rest = key.partition('[')
+        digits = rest[:-1]
+        if (name not in ('allow', 'deny', 'require') or not rest.endswith(']') or not digits.isascii()
+                or not digits.isdigit() or str(int(digits)) != digits):
+            return None  # exactly the form port_audit writes: no other digits, no leading zeros
+        index = int(digits)
+        rules = policy.get(name)
+        if not isinstance(rules, list):
+            return None
+        candidates = rules[index:index + 1] + rules  # its own position first, then any (the list may be reordered)
+        for rule in candidates:
+            if isinstance(rule, dict) and rule.get('list', name) == name and rule.get('index') == index:
+                return _rule_ref(rule)
+        return None
+
+    def resolve(position, allowed):
         if isinstance(allowed, dict):
             return _rule_ref(allowed)
-        rule = by_key.get(allowed) if isinstance(allowed, str) else None
+        rule = None
+        if isinstance(allowed, str):
+            rule = resolved.get(allowed)
+            if rule is None:
+                rule = resolved[allowed] = find(allowed)
         if rule is None:
             raise ReportError('%s: verdicts[%d].allowed_by: %r is not a rule of the effective policy'
-                              % (host, index, allowed))
+                              % (host, position, allowed))
         return rule
     return resolve
 

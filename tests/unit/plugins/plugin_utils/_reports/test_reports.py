@@ -121,11 +121,17 @@ def test_verdict_names_its_rule_by_key():
                                 'expires': None}
     assert build.verdict_text(pg) == 'allowed by allow[0] 5432/tcp (from group_vars/db)'
     # A key the effective policy does not hold fails the report instead of showing an allow nobody can check.
-    for bad in ('allow[7]', 'deny[0]', 7, ['allow', 0]):
+    for bad in ('allow[7]', 'deny[0]', 'allow[00]', 'allow[\u0660]', 'allow[0', 'permit[0]', 7, ['allow', 0]):
         broken = copy.deepcopy(audit)
         broken['verdicts'][[lst['port'] for lst in audit['listeners']].index(5432)] = {'allowed_by': bad}
         with pytest.raises(build.ReportError, match=r'db1: verdicts\[\d+\]\.allowed_by: .* is not a rule'):
             build.host_report('db1', broken)
+    # The rule is found where it is even when the list was reordered, and never by position alone.
+    moved = copy.deepcopy(audit)
+    other = dict(moved['effective_policy']['allow'][0], index=1, text='22/tcp', origin='elsewhere')
+    moved['effective_policy']['allow'].insert(0, other)
+    rep = build.host_report('db1', moved)
+    assert next(lst for lst in rep['listeners'] if lst['port'] == 5432)['allowed_by']['origin'] == 'group_vars/db'
     # A verdict that says nothing is shown as unknown, not as "no finding".
     silent = copy.deepcopy(audit)
     silent['verdicts'] = [{} for _lst in audit['listeners']]
