@@ -224,6 +224,8 @@ def interleaved(pairs, env, runs):
     the mean of the b just before and the b just after it, so both sides of a
     ratio see the same moment. ``second`` holds every run of b (one more than a).
     """
+    for argv in pairs:  # untimed warm-up of both, so neither side's first timed run is a cold one
+        run_once(argv, env)
     ratios, first, second = [], [], [run_once(pairs[1], env)[0]]
     for _run in range(runs):
         a = run_once(pairs[0], env)[0]

@@ -128,6 +128,8 @@ def compile_scaling(kb, repeat):
         return (time.perf_counter() - start) / len(small_raws)
 
     smalls, larges, ratios = [], [], []
+    build(large_raw)  # untimed warm-up of both sizes
+    small_block()
     before = small_block()
     for _run in range(repeat):
         gc.collect()

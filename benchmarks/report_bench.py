@@ -50,7 +50,7 @@ def synthetic_audit(h, findings, listeners=60):
     policy = {'allow': [{'index': 0, 'list': 'allow', 'origin': 'group_vars/all', 'text': '22/tcp', 'expires': None}],
               'deny': [], 'require': [], 'settings': {'unexpected': 'report'}, 'settings_origin': {'unexpected': 'built-in'}}
     # port_audit's verdicts, aligned with the listeners: which findings each one has (or the rule that allowed it).
-    verdicts = [{'finding_ids': ['%d-%d' % (lst['port'], i)]} if i < findings else {'allowed_by': 'allow[0]'}
+    verdicts = [{'finding_ids': ['%d-%d' % (lst['port'], i)]} if i < findings else {'allowed_by': 'allow#0'}
                 for i, lst in enumerate(lsts)]
     # port_audit returns its listeners compact (owners once, in a table by pid), findings with their listener in full.
     compact = schema.compact(lsts)

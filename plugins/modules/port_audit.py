@@ -394,13 +394,15 @@ verdicts:
     - One item per listener in RV(listeners), in the same order, holding exactly one of C(allowed_by),
       C(ignored_by) or C(finding_ids). That is the rule that allowed the listener, the setting that ignored it,
       or the finding it caused.
-    - C(allowed_by) is the rule's key, C(list[index]) such as C(allow[3]); its text, origin and expiry are that
-      rule in RV(effective_policy). Before 0.3.0 each verdict held all three keys and a copy of the rule.
+    - C(allowed_by) names the rule by its place in RV(effective_policy), C(allow#3) being the item at position 3
+      (from 0) of RV(effective_policy.allow), which holds its text, origin and expiry. It is not the rule's
+      C(index), which counts within the variable the rule came from. Only allow and require rules allow a
+      listener. Before 0.3.0 each verdict held all three keys and a copy of the rule.
   returned: success
   type: list
   elements: dict
   sample:
-    - {allowed_by: "allow[0]"}
+    - {allowed_by: "allow#0"}
     - {ignored_by: "settings.ephemeral: ignore_udp"}
     - {finding_ids: [4f0c2d1e9a8b7c6d]}
 ignored_listeners:

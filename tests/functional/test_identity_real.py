@@ -82,7 +82,7 @@ def test_pinned_identity_rules(impostor):
     # Pinned to what it really is (trusted facts only): allowed, and the verdict says by which rule.
     honest = build_policy(policy={'allow': [{'port': port, 'exe': exe, 'user': 'nobody'}]}, kb=kb)
     result = evaluate(honest, listeners, kb=kb)
-    assert result['findings'] == [] and result['verdicts'][0] == {'allowed_by': 'allow[0]'}
+    assert result['findings'] == [] and result['verdicts'][0] == {'allowed_by': 'allow#0'}
     # A deny rule takes the claimed name at its word: claiming to be sshd is enough to be denied.
     deny = build_policy(policy={'allow': [{'exposure': 'any'}], 'deny': [{'process': 'sshd'}]}, kb=kb)
     assert [f['kind'] for f in evaluate(deny, listeners, kb=kb)['findings']] == ['denied']

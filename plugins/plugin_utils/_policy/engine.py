@@ -359,7 +359,7 @@ class Evaluator:
         settled = self.index.settled if self.index is not None else ()
         rules = self.policy.rules
         for lst in listeners:
-            # Only what was said: most listeners get {'allowed_by': 'allow[3]'} and nothing else. At 6,000
+            # Only what was said: most listeners get {'allowed_by': 'allow#3'} and nothing else. At 6,000
             # listeners the verdicts were a third of port_audit's result when each held a copy of its rule.
             verdict = {}
             verdicts.append(verdict)
@@ -500,7 +500,7 @@ def evaluate(policy, listeners, kb=None, today=None, ephemeral_range=None, platf
     """Judge ``listeners``: {'findings', 'ignored', 'listeners', 'warnings', 'verdicts'}.
 
     ``verdicts`` is aligned with ``listeners``, each with only what applies:
-    ``allowed_by`` (the rule's key, 'allow[3]', as in effective_policy),
+    ``allowed_by`` (the rule's place in effective_policy, 'allow#3'),
     ``ignored_by`` (the setting's text) or ``finding_ids`` ([id]): exactly one
     of them. ``kb_errors``:
     'fail' (default) raises KBEvaluationError when the knowledge base raises;

@@ -156,6 +156,11 @@ class Policy:
         self.source = source
         self.warnings = warnings
         self.by_list = {k: [r for r in rules if r.list == k] for k in LISTS}
+        for key, listed in self.by_list.items():
+            for position, rule in enumerate(listed):
+                if rule.position != position:  # verdicts name rules by it: never let one name another rule
+                    raise ValueError('policy: %s rule %r is at position %d of its list, but says %d'
+                                     % (key, rule.text, position, rule.position))
 
     def effective(self):
         """The effective policy as returned to the user: each rule with where it came from."""
@@ -207,9 +212,10 @@ def compile_policy(collected, kb=None, today=None):
     rules = []
     seq = 0
     for key in LISTS:
-        for raw, origin, index in collected[key]:
+        for position, (raw, origin, index) in enumerate(collected[key]):
             try:
-                rules.append(compile_rule(raw, key, index, origin, seq, kb))
+                # With no error, a rule's position in its list is also its position in effective_policy.
+                rules.append(compile_rule(raw, key, index, origin, seq, kb, position=position))
             except ValueError as exc:
                 errors.append('%s[%d] %s (%s): %s' % (key, index, render(raw), origin, exc))
             seq += 1

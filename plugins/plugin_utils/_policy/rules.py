@@ -267,6 +267,7 @@ class Rule:
     severity: str | None = None
     has_who: bool = False
     has_exposure: bool = False
+    position: int = 0  # where the rule is in effective_policy[list] (index counts within its own variable)
 
     # The three match stages are separate so the engine can tell
     # unexpected from wrong_exposure from wrong_owner.
@@ -358,8 +359,12 @@ class Rule:
         return {'list': self.list, 'index': self.index, 'text': self.text, 'origin': self.origin}
 
     def key(self):
-        """'allow[3]': the rule as a verdict names it; effective_policy holds its text and origin."""
-        return '%s[%d]' % (self.list, self.index)
+        """'allow#3': the rule as a verdict names it, effective_policy.allow[3] (which holds its text and origin).
+
+        Not the ``index`` of labels such as 'allow[0] 22/tcp (from group_vars/web)': that counts within the
+        variable the rule came from, so two layers both have an allow[0].
+        """
+        return '%s#%d' % (self.list, self.position)
 
     def label(self):
         return '%s[%d] %s (%s)' % (self.list, self.index, self.text, self.origin)
@@ -474,10 +479,10 @@ def _choice(value, key, choices):
     return value
 
 
-def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
+def compile_rule(raw, list_name, index, origin, seq=0, kb=None, position=0):
     """One raw rule -> Rule; ValueError('<field>: <problem>') for bad input."""
     text = render(raw)
-    rule = Rule(list=list_name, index=index, origin=origin, seq=seq, raw=raw, text=text)
+    rule = Rule(list=list_name, index=index, origin=origin, seq=seq, raw=raw, text=text, position=position)
     if isinstance(raw, bool) or raw is None:
         raise ValueError('rule: %r is not a port spec, a service name or a mapping' % (raw,))
     if isinstance(raw, (int, str)):

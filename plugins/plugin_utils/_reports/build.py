@@ -170,35 +170,32 @@ def _owners(audit, host):
 def _allowing_rules(audit, host):
     """A verdict's ``allowed_by`` -> the rule as reports show it.
 
-    port_audit names the rule by its key ('allow[3]'); its text, origin and
-    expiry are in the audit's effective policy, at that position of that list
-    (checked, then searched for if the list was reordered). Older audits held
-    a copy of the rule instead. A key the effective policy does not hold fails
-    the report: a listener is never shown as allowed by a rule nobody can see.
-    Each key is resolved once per host, so a 10,000-rule policy costs nothing
-    for the rules no listener names.
+    port_audit names the rule by its place in the effective policy
+    ('allow#3' is ``effective_policy.allow[3]``, which holds its text, origin
+    and expiry). Only allow and require rules allow a listener. Older audits
+    held a copy of the rule instead. A key the effective policy does not hold
+    fails the report: a listener is never shown as allowed by a rule nobody
+    can see. Each key is resolved once per host.
     """
     policy = audit.get('effective_policy')
     policy = policy if isinstance(policy, dict) else {}
     resolved = {}
 
     def find(key):
-        name, _sep, rest = key.partition('[')
-        digits = rest[:-1]
-        if (name not in ('allow', 'deny', 'require') or not rest.endswith(']') or not digits.isascii()
-                or not digits.isdigit() or str(int(digits)) != digits):
+        name, sep, digits = key.partition('#')
+        if (not sep or name not in ('allow', 'require') or not digits.isascii() or not digits.isdigit()
+                or str(int(digits)) != digits):
             return None  # exactly the form port_audit writes: no other digits, no leading zeros
-        index = int(digits)
         rules = policy.get(name)
-        if not isinstance(rules, list):
+        position = int(digits)
+        if not isinstance(rules, list) or position >= len(rules):
             return None
-        candidates = rules[index:index + 1] + rules  # its own position first, then any (the list may be reordered)
-        for rule in candidates:
-            if isinstance(rule, dict) and rule.get('list', name) == name and rule.get('index') == index:
-                return _rule_ref(rule)
-        return None
+        rule = rules[position]
+        if not isinstance(rule, dict) or rule.get('list', name) != name:
+            return None
+        return _rule_ref(rule)
 
-    def resolve(position, allowed):
+    def resolve(where, allowed):
         if isinstance(allowed, dict):
             return _rule_ref(allowed)
         rule = None
@@ -207,8 +204,8 @@ def _allowing_rules(audit, host):
             if rule is None:
                 rule = resolved[allowed] = find(allowed)
         if rule is None:
-            raise ReportError('%s: verdicts[%d].allowed_by: %r is not a rule of the effective policy'
-                              % (host, position, allowed))
+            raise ReportError('%s: verdicts[%d].allowed_by: %r is not an allow or require rule of the effective '
+                              'policy' % (host, where, allowed))
         return rule
     return resolve
 
@@ -248,7 +245,11 @@ def _listeners(audit, findings, host):
             verdict = verdicts[i]
             if not isinstance(verdict, dict):
                 verdict = {}
-            if not (verdict.get('allowed_by') or verdict.get('finding_ids') or verdict.get('ignored_by')):
+            said = [key for key in ('allowed_by', 'ignored_by', 'finding_ids') if verdict.get(key)]
+            if len(said) > 1:  # allowed and a finding at once: neither can be shown as the verdict
+                raise ReportError('%s: verdicts[%d]: says %s at once; port_audit says exactly one'
+                                  % (host, i, ' and '.join(said)))
+            if not said:
                 entry['verdict_known'] = False  # port_audit says one of the three for every listener
             allowed = verdict.get('allowed_by')
             entry['finding_ids'] = list(verdict.get('finding_ids') or ())

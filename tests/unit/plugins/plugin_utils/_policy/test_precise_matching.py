@@ -153,7 +153,7 @@ def test_verdicts_align_with_listeners(mk, kb):
         verdicts = res['verdicts']
         # Each verdict says exactly one thing: the rule's key (its text is in effective_policy), the setting
         # that ignored the listener, or its finding.
-        assert verdicts == [{'allowed_by': 'allow[0]'}, {'allowed_by': 'allow[1]'},
+        assert verdicts == [{'allowed_by': 'allow#0'}, {'allowed_by': 'allow#1'},
                             {'ignored_by': 'settings.allow_loopback: true'},
                             {'ignored_by': 'settings.ephemeral: ignore_udp'},
                             {'finding_ids': [res['findings'][0]['id']]}]
@@ -161,7 +161,28 @@ def test_verdicts_align_with_listeners(mk, kb):
         assert [(r['list'], r['index'], r['text']) for r in effective['allow']] == [('allow', 0, '22/tcp'),
                                                                                    ('allow', 1, '{port: 80, process: nginx}')]
     ignore = build_policy(policy={'allow': [], 'settings': {'unexpected': 'ignore'}})
-    assert evaluate(ignore, [odd], kb=kb)['verdicts'][0]['ignored_by'] == 'settings.unexpected: ignore'
+    assert evaluate(ignore, [odd], kb=kb)['verdicts'][0] == {'ignored_by': 'settings.unexpected: ignore'}
+
+
+def test_verdict_keys_are_unique_across_layers(mk, kb):
+    # Each layer's rules count from 0 (allow[0] of group_vars/all and allow[0] of group_vars/web), so a
+    # verdict names the rule by its place in effective_policy instead, and a report shows the right one.
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build
+    ssh = mk.lst('tcp', '0.0.0.0', 22, mk.proc(600, 'sshd'))
+    web = mk.lst('tcp', '0.0.0.0', 80, mk.proc(700, 'nginx'))
+    policy = build_policy({'port_policy_allow__base': ['22/tcp'],
+                           'port_policy_allow__web': [{'port': 80, 'process': 'nginx'}]})
+    effective = policy.effective()
+    assert [(r['index'], r['origin']) for r in effective['allow']] == [(0, 'port_policy_allow__base'),
+                                                                       (0, 'port_policy_allow__web')]
+    for naive in (False, True):
+        res = evaluate(policy, [ssh, web], kb=kb, naive=naive)
+        assert res['verdicts'] == [{'allowed_by': 'allow#0'}, {'allowed_by': 'allow#1'}]
+    audit = {'findings': [], 'listeners': [ssh, web], 'verdicts': res['verdicts'], 'effective_policy': effective}
+    rep = build.host_report('web1', audit)
+    assert [build.verdict_text(lst) for lst in rep['listeners']] == [
+        'allowed by allow[0] 22/tcp (from port_policy_allow__base)',
+        'allowed by allow[0] {port: 80, process: nginx} (from port_policy_allow__web)']
 
 
 def test_template_errors_name_the_variable():

@@ -111,7 +111,7 @@ def test_verdict_names_its_rule_by_key():
     audit = copy.deepcopy(AUDIT)
     audit['effective_policy'] = {'allow': [{'rule': '5432/tcp', 'text': '5432/tcp', 'list': 'allow', 'index': 0,
                                             'origin': 'group_vars/db', 'expires': None}], 'deny': [], 'require': []}
-    audit['verdicts'] = [{'allowed_by': 'allow[0]'} if lst['port'] == 5432 else
+    audit['verdicts'] = [{'allowed_by': 'allow#0'} if lst['port'] == 5432 else
                          {'finding_ids': [f['id'] for f in audit['findings']
                                           if f['listener'] and f['listener']['port'] == lst['port']]}
                          for lst in audit['listeners']]
@@ -121,17 +121,16 @@ def test_verdict_names_its_rule_by_key():
                                 'expires': None}
     assert build.verdict_text(pg) == 'allowed by allow[0] 5432/tcp (from group_vars/db)'
     # A key the effective policy does not hold fails the report instead of showing an allow nobody can check.
-    for bad in ('allow[7]', 'deny[0]', 'allow[00]', 'allow[\u0660]', 'allow[0', 'permit[0]', 7, ['allow', 0]):
+    for bad in ('allow#7', 'deny#0', 'allow#00', 'allow#\u0660', 'allow[0]', 'allow#', 'permit#0', 7, ['allow', 0]):
         broken = copy.deepcopy(audit)
         broken['verdicts'][[lst['port'] for lst in audit['listeners']].index(5432)] = {'allowed_by': bad}
-        with pytest.raises(build.ReportError, match=r'db1: verdicts\[\d+\]\.allowed_by: .* is not a rule'):
+        with pytest.raises(build.ReportError, match=r'db1: verdicts\[\d+\]\.allowed_by: .* is not an allow or require'):
             build.host_report('db1', broken)
-    # The rule is found where it is even when the list was reordered, and never by position alone.
-    moved = copy.deepcopy(audit)
-    other = dict(moved['effective_policy']['allow'][0], index=1, text='22/tcp', origin='elsewhere')
-    moved['effective_policy']['allow'].insert(0, other)
-    rep = build.host_report('db1', moved)
-    assert next(lst for lst in rep['listeners'] if lst['port'] == 5432)['allowed_by']['origin'] == 'group_vars/db'
+    # Allowed and a finding at once: the report fails rather than hide the finding behind the allow.
+    both = copy.deepcopy(audit)
+    both['verdicts'][0] = {'allowed_by': 'allow#0', 'finding_ids': ['x']}
+    with pytest.raises(build.ReportError, match=r'verdicts\[0\]: says allowed_by and finding_ids at once'):
+        build.host_report('db1', both)
     # A verdict that says nothing is shown as unknown, not as "no finding".
     silent = copy.deepcopy(audit)
     silent['verdicts'] = [{} for _lst in audit['listeners']]
