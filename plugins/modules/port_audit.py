@@ -395,7 +395,7 @@ verdicts:
       C(ignored_by) or C(finding_ids). That is the rule that allowed the listener, the setting that ignored it,
       or the finding it caused.
     - C(allowed_by) names the rule by its place in RV(effective_policy), C(allow#3) being the item at position 3
-      (from 0) of RV(effective_policy.allow), which holds its text, origin and expiry. It is not the rule's
+      (from 0) of its C(allow) list, which holds the rule's text, origin and expiry. It is not the rule's
       C(index), which counts within the variable the rule came from. Only allow and require rules allow a
       listener. Before 0.3.0 each verdict held all three keys and a copy of the rule.
   returned: success
