@@ -183,8 +183,8 @@ def main(argv=None):
           % len(ratios))
     print('| 1,000 rules | 10,000 rules | ratio [range] | target <= 11x |')
     print('|---:|---:|---:|---|')
-    print('| %.1f ms | %.1f ms | %.1fx [%.1f-%.1f] | %s |\n' % (small * 1e3, large * 1e3, ratio, min(ratios), max(ratios),
-                                                         'PASS' if ratio <= 11 else 'FAIL'))
+    cells = (small * 1e3, large * 1e3, ratio, min(ratios), max(ratios), 'PASS' if ratio <= 11 else 'FAIL')
+    print('| %.1f ms | %.1f ms | %.1fx [%.1f-%.1f] | %s |\n' % cells)
     print('## Naive listeners x rules, for comparison: evaluate time (ms)\n')
     naive_rules = (100, 1000)
     print('| listeners \\ rules | ' + ' | '.join('{:,}'.format(r) for r in naive_rules) + ' |')

@@ -158,8 +158,8 @@ def test_verdicts_align_with_listeners(mk, kb):
                             {'ignored_by': 'settings.ephemeral: ignore_udp'},
                             {'finding_ids': [res['findings'][0]['id']]}]
         effective = policy.effective()
-        assert [(r['list'], r['index'], r['text']) for r in effective['allow']] == [('allow', 0, '22/tcp'),
-                                                                                   ('allow', 1, '{port: 80, process: nginx}')]
+        expected = [('allow', 0, '22/tcp'), ('allow', 1, '{port: 80, process: nginx}')]
+        assert [(r['list'], r['index'], r['text']) for r in effective['allow']] == expected
     ignore = build_policy(policy={'allow': [], 'settings': {'unexpected': 'ignore'}})
     assert evaluate(ignore, [odd], kb=kb)['verdicts'][0] == {'ignored_by': 'settings.unexpected: ignore'}
 
