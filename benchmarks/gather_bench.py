@@ -411,8 +411,9 @@ SECTION = """## Gathering
 
 Command: `%s` (root: it creates and removes one network namespace per scenario; `--skip-lpf`,
 `--lpf-at S,L`, `--scenarios S,L`, `--runs N` and `--ansible-runs N` shorten it). Kernel %s, 2 cores shared
-with other jobs. Every ratio is measured in one run against its reference, the two commands alternating so
-that both see the same load; cells show the median and, in brackets, the range over the runs.
+with other jobs. Every ratio is measured in one run against its reference, each run of a command timed between
+two runs of its reference (after an untimed warm-up of both) so that both sides see the same moment; cells
+show the median and, in brackets, the range over the runs.
 
 - whole module / ping: `ansible localhost -c local -m hostsec.ports.listening_ports_info` against
   `ansible localhost -c local -m ansible.builtin.ping`, both inside the namespace, stdout callback
