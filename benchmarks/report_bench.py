@@ -100,10 +100,10 @@ def run(hosts, findings, previous):
     audits = _timed('inputs (synthetic audits)', lambda: synthetic_audits(hosts, findings), times)
 
     with build.bulk():  # as the action plugin runs it
-        return _generate(hosts, audits, previous, times)
+        return _generate(audits, previous, times)
 
 
-def _generate(hosts, audits, previous, times):
+def _generate(audits, previous, times):
     # Reading back the previous fleet.json is inside the timed step.
     fleet = _timed('build + drift', lambda: build_fleet(audits, previous), times)
     out = {}

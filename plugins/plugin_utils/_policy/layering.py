@@ -156,11 +156,10 @@ class Policy:
         self.source = source
         self.warnings = warnings
         self.by_list = {k: [r for r in rules if r.list == k] for k in LISTS}
-        for key, listed in self.by_list.items():
+        # A verdict names a rule by its place in effective_policy[list] (Rule.key), which is its place here.
+        for listed in self.by_list.values():
             for position, rule in enumerate(listed):
-                if rule.position != position:  # verdicts name rules by it: never let one name another rule
-                    raise ValueError('policy: %s rule %r is at position %d of its list, but says %d'
-                                     % (key, rule.text, position, rule.position))
+                rule.position = position
 
     def effective(self):
         """The effective policy as returned to the user: each rule with where it came from."""
@@ -212,10 +211,9 @@ def compile_policy(collected, kb=None, today=None):
     rules = []
     seq = 0
     for key in LISTS:
-        for position, (raw, origin, index) in enumerate(collected[key]):
+        for raw, origin, index in collected[key]:
             try:
-                # With no error, a rule's position in its list is also its position in effective_policy.
-                rules.append(compile_rule(raw, key, index, origin, seq, kb, position=position))
+                rules.append(compile_rule(raw, key, index, origin, seq, kb))
             except ValueError as exc:
                 errors.append('%s[%d] %s (%s): %s' % (key, index, render(raw), origin, exc))
             seq += 1

@@ -267,7 +267,7 @@ class Rule:
     severity: str | None = None
     has_who: bool = False
     has_exposure: bool = False
-    position: int = 0  # where the rule is in effective_policy[list] (index counts within its own variable)
+    position: int = 0  # its place in effective_policy[list], set by the Policy (index counts within its variable)
 
     # The three match stages are separate so the engine can tell
     # unexpected from wrong_exposure from wrong_owner.
@@ -479,10 +479,10 @@ def _choice(value, key, choices):
     return value
 
 
-def compile_rule(raw, list_name, index, origin, seq=0, kb=None, position=0):
+def compile_rule(raw, list_name, index, origin, seq=0, kb=None):
     """One raw rule -> Rule; ValueError('<field>: <problem>') for bad input."""
     text = render(raw)
-    rule = Rule(list=list_name, index=index, origin=origin, seq=seq, raw=raw, text=text, position=position)
+    rule = Rule(list=list_name, index=index, origin=origin, seq=seq, raw=raw, text=text)
     if isinstance(raw, bool) or raw is None:
         raise ValueError('rule: %r is not a port spec, a service name or a mapping' % (raw,))
     if isinstance(raw, (int, str)):
