@@ -73,8 +73,10 @@ test: venv sysdeps collection image
 	$(MAKE) --no-print-directory test-data test-unit test-build test-docs test-sanity test-lint test-windows \
 	  test-compat test-oldest-python test-ee test-minbase test-molecule
 
+# Two workers, each test file on one of them in its own order (--dist loadfile: the functional files build
+# state test by test, in a network namespace of their own): about 90 s instead of 220 s on 2 cores.
 test-unit: venv collection
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/functional tests/browser
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/unit tests/functional tests/browser
 
 test-data: venv collection
 	$(BIN)/python tools/iana_import.py --check

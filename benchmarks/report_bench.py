@@ -10,19 +10,22 @@ Each host has 60 listeners, 50 of them with a finding, spread over 200
 finding groups (so the matrix has many columns), with realistic command lines.
 Timed: building the host and fleet documents plus drift against the previous
 run's fleet.json (the same fleet, parsed from its text), then rendering fleet.json,
-fleet.md and fleet.html. Target: <= 2 s for those four steps. The synthetic
-inputs and the per-host files are timed and printed apart.
+fleet.md and fleet.html, as the action plugin renders them (fleet.json here, the
+other two in a forked process beside it when a second CPU is there). Target:
+<= 2 s of wall time for those steps. Each renderer alone, the synthetic inputs
+and the per-host files are timed and printed apart.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import time
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import schema
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html, render
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, html, lanes, render
 
 KINDS = ('unexpected', 'denied', 'wrong_exposure', 'expired')
 SEVS = ('critical', 'high', 'medium', 'low', 'info')
@@ -58,7 +61,8 @@ def synthetic_audit(h, findings, listeners=60):
             'summary': {'passed': False, 'listeners': listeners}, 'effective_policy': policy}
 
 
-STEPS = ('build + drift', 'fleet.json', 'fleet.md', 'fleet.html')
+RENDER_STEP = 'fleet.json, with fleet.md + fleet.html beside it'
+STEPS = ('build + drift', RENDER_STEP)
 
 
 def add_fleet_arguments(parser):
@@ -83,10 +87,17 @@ def build_fleet(audits, previous):
     return fleet
 
 
+def _cpu():
+    """CPU seconds of this process and of its reaped children (the forked renderer)."""
+    own = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + children.ru_utime + children.ru_stime
+
+
 def _timed(step, fn, times):
-    t0 = (time.perf_counter(), time.process_time())
+    t0 = (time.perf_counter(), _cpu())
     value = fn()
-    times[step] = (time.perf_counter() - t0[0], time.process_time() - t0[1])
+    times[step] = (time.perf_counter() - t0[0], _cpu() - t0[1])
     return value
 
 
@@ -106,10 +117,14 @@ def run(hosts, findings, previous):
 def _generate(audits, previous, times):
     # Reading back the previous fleet.json is inside the timed step.
     fleet = _timed('build + drift', lambda: build_fleet(audits, previous), times)
-    out = {}
-    out['fleet.json'] = _timed('fleet.json', lambda: render.fleet_json(fleet), times)
-    out['fleet.md'] = _timed('fleet.md', lambda: render.markdown(fleet), times)
-    out['fleet.html'] = _timed('fleet.html', lambda: html.html(fleet), times)
+    # As the action plugin renders them: fleet.json here, the other formats in a forked process beside it
+    # (plugin_utils/_reports/lanes.py), when this machine has a second CPU.
+    out = _timed(RENDER_STEP, lambda: lanes.render({'fleet.json': lambda: render.fleet_json(fleet)},
+                                                   {'fleet.md': lambda: render.markdown(fleet),
+                                                    'fleet.html': lambda: html.html(fleet)}), times)
+    # Each renderer alone, one after the other, in this process: not counted, shows what the lanes overlap.
+    for name, make in (('fleet.json', render.fleet_json), ('fleet.md', render.markdown), ('fleet.html', html.html)):
+        _timed(name + ' alone', lambda: make(fleet), times)
     per_host = _timed('hosts/*.json (per-host files)', lambda: [render.to_json(r) for r in fleet['hosts']], times)
     out['hosts/*.json (all)'] = ''.join(per_host)
     return fleet, out, times
@@ -129,8 +144,8 @@ def main():
     def median(step, which):
         return statistics.median(t[step][which] for t in runs)
     print('Fleet report: %d hosts x %d findings (%d listeners per host), median of %d runs; wall = elapsed, '
-          'CPU = time.process_time() (the machine may be shared, so wall can be far above CPU)'
-          % (args.hosts, args.findings, 60, args.runs))
+          'CPU = this process and the forked renderer (the machine may be shared, so wall can be far above CPU); '
+          'forked renderer used: %s' % (args.hosts, args.findings, 60, args.runs, lanes.forking_helps()))
     print('')
     print('| step | wall s | CPU s |')
     print('|---|---:|---:|')
@@ -138,8 +153,8 @@ def main():
         print('| %s | %.2f | %.2f |' % (step, median(step, 0), median(step, 1)))
     wall = statistics.median(sum(t[s][0] for s in STEPS) for t in runs)
     cpu = statistics.median(sum(t[s][1] for s in STEPS) for t in runs)
-    print('| **build + drift + JSON + Markdown + HTML, target <= 2 s** | **%.2f** (%s) | **%.2f** (%s) |'
-          % (wall, 'ok' if wall <= 2 else 'OVER', cpu, 'ok' if cpu <= 2 else 'OVER'))
+    print('| **build + drift + JSON + Markdown + HTML, target <= 2 s (wall)** | **%.2f** (%s) | %.2f |'
+          % (wall, 'ok' if wall <= 2 else 'OVER', cpu))
     print('')
     print('| file | size (MB) |')
     print('|---|---:|')

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -14,7 +15,8 @@ import os
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._action import GuardedAction
 from ansible_collections.hostsec.ports.plugins.modules import port_report as _documentation
-from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import build, drift, files, html, provenance, query, render
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import (
+    build, drift, files, html, lanes, provenance, query, render)
 
 FLEET_FILES = {'json': 'fleet.json', 'junit': 'fleet.junit.xml', 'markdown': 'fleet.md', 'html': 'fleet.html',
                'csv': 'fleet.csv'}
@@ -120,8 +122,9 @@ class ActionModule(GuardedAction):
         fleet['drift'] = drift.drift(previous, fleet, baseline_name=baseline_name)
         selected = query.run(expression, fleet) if expression else None
 
-        # Render everything before writing anything, so bad options leave no half-written set.
-        out = {}
+        # Render everything before writing anything, so bad options leave no half-written set. The JSON files
+        # are rendered here; the other formats beside them, in a forked process where that helps (lanes).
+        here, beside = {}, {}
         if dest:
             names = {}
             for rep in reports:
@@ -131,9 +134,9 @@ class ActionModule(GuardedAction):
                                             % (names[name.lower()], rep['host'], name))
                 names[name.lower()] = rep['host']
                 base = os.path.join(dest, 'hosts', name)
-                out[base + '.json'] = render.to_json(rep)
+                here[base + '.json'] = functools.partial(render.to_json, rep)
                 if 'markdown' in args['formats']:
-                    out[base + '.md'] = render.host_markdown(rep)
+                    beside[base + '.md'] = functools.partial(render.host_markdown, rep)
             if args['fleet']:
                 renderers = {
                     'json': lambda: render.fleet_json(fleet),
@@ -144,9 +147,10 @@ class ActionModule(GuardedAction):
                     'csv': lambda: render.fleet_csv(fleet),
                 }
                 for fmt in args['formats']:
-                    out[os.path.join(dest, FLEET_FILES[fmt])] = renderers[fmt]()
+                    (here if fmt == 'json' else beside)[os.path.join(dest, FLEET_FILES[fmt])] = renderers[fmt]
             if selected is not None:
-                out[os.path.join(dest, 'query.json')] = render.to_json(selected)
+                here[os.path.join(dest, 'query.json')] = functools.partial(render.to_json, selected)
+        out = lanes.render(here, beside)
         for path, text in out.items():
             files.write(path, text, mode, dir_mode)
         lines = render.fleet_summary(fleet)

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to this collection: no compatibility promise outside hostsec.ports.
+"""Render report files on two CPUs: some renderers in a forked process, the rest here.
+
+At 1,000 hosts the fleet's renderers are each a fraction of a second of pure
+Python over the same finished documents (fleet.json in one, fleet.html and
+the Markdown in others), and nothing they do depends on each other. A forked
+child sees the documents as they are (copy-on-write), renders its share and
+sends the texts back through a pipe; the parent renders the rest meanwhile.
+Nothing is written by the child: the caller still writes every file itself,
+after every text exists.
+
+The result never depends on the child. If the child cannot be started, dies,
+or a renderer fails in it, the parent renders that share itself, so a
+renderer's own error is raised here with its own traceback, and a killed
+child costs time, not output. Forking is used only where it is safe and
+helps: Linux, more than one CPU available, and a single-threaded process
+(forking a process with other threads can leave the child holding a lock
+no thread will release).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import threading
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def forking_helps():
+    """True when a forked renderer can run beside this process (see the module docstring)."""
+    return (sys.platform.startswith('linux') and hasattr(os, 'fork') and _usable_cpus() > 1
+            and threading.active_count() == 1)
+
+
+def _render(jobs):
+    return {name: make() for name, make in jobs.items()}
+
+
+def _both(here, beside):
+    texts = _render(here)
+    texts.update(_render(beside))
+    return texts
+
+
+def _child(jobs, write_fd):
+    status = 1
+    try:
+        payload = pickle.dumps(_render(jobs), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_fd, view):]
+        status = 0
+    except BaseException:  # pylint: disable=broad-except
+        pass  # the parent renders this share itself and raises the renderer's error with its traceback
+    finally:
+        os._exit(status)  # never the parent's atexit handlers, buffered output or Ansible's queues
+
+
+def _collect(pid, read_fd):
+    """The child's texts, or None when it did not finish cleanly."""
+    chunks = []
+    with os.fdopen(read_fd, 'rb') as pipe:
+        while True:
+            chunk = pipe.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _pid, status = os.waitpid(pid, 0)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return None
+    try:
+        texts = pickle.loads(b''.join(chunks))
+    except Exception:  # pylint: disable=broad-except
+        return None
+    return texts if isinstance(texts, dict) else None
+
+
+def _stop(pid):
+    """Kill and reap the child, if it is still ours (an interrupt may come after it was reaped)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def render(here, beside, fork=None):
+    """{name: text} of every renderer in ``here`` and ``beside`` (each {name: zero-argument callable}).
+
+    ``beside`` runs in a forked process when ``fork`` (default:
+    ``forking_helps()``) allows; otherwise, or when the child fails, here.
+    """
+    if fork is None:
+        fork = forking_helps()
+    if not beside or not fork:
+        return _both(here, beside)
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return _both(here, beside)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return _both(here, beside)
+    if pid == 0:  # pragma: no cover - the child leaves through os._exit, coverage never sees it return
+        os.close(read_fd)
+        _child(beside, write_fd)
+    os.close(write_fd)
+    try:
+        texts = _render(here)
+    except BaseException:
+        os.close(read_fd)
+        _stop(pid)
+        raise
+    try:
+        done = _collect(pid, read_fd)
+    except BaseException:
+        _stop(pid)
+        raise
+    if done is None or set(done) != set(beside):
+        done = _render(beside)
+    texts.update(done)
+    return texts

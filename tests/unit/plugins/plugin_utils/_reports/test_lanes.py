@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Renderers in a forked process: real forks, real pipes, real signals; the texts never depend on the child."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import lanes
+
+PARENT = os.getpid()
+
+
+def _pid_text():
+    return 'rendered by %d' % os.getpid()
+
+
+def _children():
+    """This process's children, zombies too (other tests in this worker may have left their own)."""
+    found = set()
+    for task in os.listdir('/proc/self/task'):
+        with open('/proc/self/task/%s/children' % task) as handle:
+            found.update(handle.read().split())
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_child_left():
+    before = _children()
+    yield
+    assert _children() <= before, 'a forked renderer was left running or unreaped'
+
+
+def test_beside_runs_in_another_process_and_texts_come_back_whole():
+    hostile = 'proc \udcff\udc80 <img src=x onerror=alert(1)> \x00\x1b[31m' * 20000  # bytes no UTF-8 holds, 1 MB+
+    texts = lanes.render({'here': _pid_text}, {'beside': _pid_text, 'big': lambda: hostile}, fork=True)
+    assert texts['here'] == 'rendered by %d' % PARENT
+    assert texts['beside'] != texts['here'] and texts['beside'].startswith('rendered by ')
+    assert texts['big'] == hostile
+
+
+def test_without_fork_everything_is_rendered_here():
+    texts = lanes.render({'here': _pid_text}, {'beside': _pid_text}, fork=False)
+    assert texts == {'here': 'rendered by %d' % PARENT, 'beside': 'rendered by %d' % PARENT}
+
+
+def test_a_renderer_failing_in_the_child_is_rendered_here_instead():
+    def only_here():
+        if os.getpid() != PARENT:
+            raise RuntimeError('fails in the child only')
+        return 'made here'
+    assert lanes.render({}, {'x': only_here, 'y': _pid_text}, fork=True) == {
+        'x': 'made here', 'y': 'rendered by %d' % PARENT}
+
+
+def test_a_killed_child_costs_time_not_output():
+    def killed_in_child():
+        if os.getpid() != PARENT:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 'made here'
+    assert lanes.render({'a': lambda: 'a'}, {'b': killed_in_child}, fork=True) == {'a': 'a', 'b': 'made here'}
+
+
+def test_a_renderer_that_always_fails_raises_its_own_error_here():
+    def broken():
+        raise ValueError('bad value in the report')
+    with pytest.raises(ValueError, match='bad value in the report'):
+        lanes.render({'a': lambda: 'a'}, {'b': broken}, fork=True)
+
+
+def test_an_error_here_stops_and_reaps_the_child():
+    def slow():
+        import time
+        time.sleep(30)
+        return 'late'
+
+    def broken_here():
+        raise KeyError('here')
+    with pytest.raises(KeyError):
+        lanes.render({'a': broken_here}, {'b': slow}, fork=True)
+
+
+def test_forking_helps_only_with_a_second_cpu_and_one_thread(monkeypatch):
+    monkeypatch.setattr(lanes, '_usable_cpus', lambda: 1)
+    assert not lanes.forking_helps()
+    monkeypatch.setattr(lanes, '_usable_cpus', lambda: 2)
+    monkeypatch.setattr(lanes.threading, 'active_count', lambda: 2)
+    assert not lanes.forking_helps()
