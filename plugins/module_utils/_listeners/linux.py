@@ -20,7 +20,7 @@ import os
 import socket
 
 from . import containers, netlink, netns, owners, procfs, systemd
-from .schema import classify, compat_facts, expand, make_container, make_listener, set_owners, sort_key, strip_to_compact
+from .schema import classify, compat_facts, expand, make_compact_listener, make_container, set_owners, sort_key
 
 COLLECTORS = ('auto', 'netlink', 'procfs')
 NAMESPACES = ('current', 'all')
@@ -289,8 +289,8 @@ def _gather(protocols, families, include_loopback, collector, runner, namespaces
                     scope = netlink.ifname(ifindex, names)
                 else:
                     scope = names.get(ifindex) or str(ifindex)
-                listener = strip_to_compact(make_listener(protocol, family, address, port, (), v6only=v6only,
-                                                          inode=inode, uid=uid, netns=ns_inode, scope=scope))
+                listener = make_compact_listener(protocol, family, address, port, v6only=v6only, inode=inode,
+                                                 uid=uid, netns=ns_inode, scope=scope)
                 if container is not None:
                     listener['container'] = container
                 listeners.append(listener)

@@ -18,7 +18,6 @@ import datetime
 import os
 import pwd
 import re
-import threading
 
 from .schema import make_process
 
@@ -32,11 +31,6 @@ UNIT_SUFFIXES = ('.service', '.scope', '.socket', '.mount', '.swap', '.device', 
 def text(data):
     """Bytes from /proc as JSON-safe text: bytes that are not UTF-8 become \\xNN."""
     return data.decode('utf-8', 'backslashreplace')
-
-
-# Above this many processes the fd pass runs in two threads: readlink releases the
-# GIL, so the kernel side of the pass (most of its cost) overlaps.
-THREADED_ABOVE = 400
 
 
 class OwnerScan(object):
@@ -67,8 +61,7 @@ def socket_owners(inodes, proc=PROC, netns=None):
     namespaces: a socket is made in its creator's namespace, so the processes there hold
     nearly all of them. A process can still hold a socket of another namespace (passed
     over a unix socket, or kept across setns()), so when sockets are left unowned the
-    skipped processes are scanned too. Process details are read afterwards, in one thread:
-    reading them inside the threaded pass measured slower (their parsing holds the GIL).
+    skipped processes are scanned too. Process details are read afterwards, for the owners only.
     """
     scan = OwnerScan()
     wanted = {'socket:[%d]' % inode: inode for inode in inodes if inode}
@@ -92,23 +85,11 @@ def socket_owners(inodes, proc=PROC, netns=None):
 
 
 def _scan_all(proc, names, wanted, scan, links, skipped):
-    if len(names) > THREADED_ABOVE and (os.cpu_count() or 1) > 1:
-        parts = [(names[0::2], {}, []), (names[1::2], {}, [])]
-        counts = []
-        threads = [threading.Thread(target=_scan, args=(proc, part, wanted, found, counts, scan.netns_of, links, skip))
-                   for part, found, skip in parts]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        owners = parts[0][1]
-        for inode, pids in parts[1][1].items():
-            owners.setdefault(inode, []).extend(pids)
-        skipped.extend(parts[0][2])
-        skipped.extend(parts[1][2])
-    else:
-        owners, counts = {}, []
-        _scan(proc, names, wanted, owners, counts, scan.netns_of, links, skipped)
+    # One thread. Two threads splitting the pass (readlink releases the GIL) measured slower at 1,000
+    # processes and 60,000 fds: 0.36-0.43 s against 0.48-0.53 s (benchmarks/gather_bench.py, scenario X).
+    # Each thread takes the GIL back after every readlink, and the two queue for it.
+    owners, counts = {}, []
+    _scan(proc, names, wanted, owners, counts, scan.netns_of, links, skipped)
     scan.unreadable += sum(c[0] for c in counts)
     scan.ptrace_denied += sum(c[1] for c in counts)
     return owners
@@ -117,7 +98,7 @@ def _scan_all(proc, names, wanted, scan, links, skipped):
 def _scan(proc, names, wanted, owners, counts, netns_of, links, skipped):
     """One pass over the fd tables of ``names``: fills owners (inode -> pids), netns_of and skipped.
 
-    Appends (unreadable, ptrace_denied) to ``counts`` (list.append is atomic between threads).
+    Appends (unreadable, ptrace_denied) to ``counts``.
     """
     lookup = wanted.get
     readlink = os.readlink

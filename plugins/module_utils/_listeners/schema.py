@@ -208,6 +208,38 @@ def make_listener(protocol, family, address, port, processes=(), v6only=None,
     }
 
 
+def make_compact_listener(protocol, family, address, port, v6only=None, inode=None, uid=None, netns=None,
+                          scope=None):
+    """``strip_to_compact(make_listener(...))`` for a socket the Linux gatherer read from the kernel, built directly.
+
+    The gatherer calls this once per socket (tens of thousands at scale) with
+    values that are already what make_listener would make of them: a known
+    protocol and family, an address from inet_ntop (no scope suffix), a port
+    from a 16-bit field. The result is the same record, key for key and in the
+    same order (tests/unit/.../test_schema.py compares them); owners come next,
+    through set_owners.
+    """
+    exposure = classify(address, family)
+    v6 = family == 'ipv6'
+    return {
+        'protocol': protocol,
+        'family': family,
+        'address': address,
+        'scope': scope,
+        'port': port,
+        'exposure': exposure,
+        # '::ffff:0.0.0.0' is a wildcard too, but an IPv4-mapped one: it accepts only IPv4.
+        'dual_stack': (v6 and exposure == 'wildcard' and v6only is False
+                       and (address == '::' or ipaddress.ip_address(address).ipv4_mapped is None)),
+        'v6only': v6only if v6 else None,
+        'inode': inode,
+        'uid': uid,
+        'netns': netns,
+        'services': [],
+        'pids': [],
+    }
+
+
 def sort_key(listener):
     """Stable order for output: protocol, port, family, address."""
     return (listener['protocol'], listener['port'], listener['family'],

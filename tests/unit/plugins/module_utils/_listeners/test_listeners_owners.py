@@ -117,10 +117,7 @@ def _tree(tmp_path):
     (tmp_path / 'sys').mkdir()
 
 
-@pytest.mark.parametrize('threaded_above', [400, 0])
-def test_socket_owners_on_tree(tmp_path, monkeypatch, threaded_above):
-    # Both the single pass and the two-thread pass (used above THREADED_ABOVE processes).
-    monkeypatch.setattr(owners, 'THREADED_ABOVE', threaded_above)
+def test_socket_owners_on_tree(tmp_path):
     _tree(tmp_path)
     found, scan = owners.socket_owners([111, 222, 333, 0], proc=str(tmp_path))
     assert found == {111: [10, 11], 222: [10]}
@@ -134,9 +131,7 @@ def _with_netns(tmp_path, netns_of):
         os.symlink('net:[%d]' % inode, str(tmp_path / str(pid) / 'ns' / 'net'))
 
 
-@pytest.mark.parametrize('threaded_above', [400, 0])
-def test_socket_owners_skips_other_netns_then_falls_back(tmp_path, monkeypatch, threaded_above):
-    monkeypatch.setattr(owners, 'THREADED_ABOVE', threaded_above)
+def test_socket_owners_skips_other_netns_then_falls_back(tmp_path):
     _with_netns(tmp_path, {10: 1, 11: 1, 12: 2})
     # Everything wanted is held in namespace 1: process 12 (namespace 2) is never read.
     found, scan = owners.socket_owners([111, 222], proc=str(tmp_path), netns={1})

@@ -194,3 +194,24 @@ def test_container_field_is_optional_and_checked():
         schema.validate_listener(dict(lst, container={'runtime': 'lxc'}))
     with pytest.raises(schema.SchemaError, match="container.runtime: unknown value 'lxc'"):
         schema.make_container('lxc')
+
+
+@pytest.mark.parametrize('protocol, family, address, port, v6only, scope', [
+    ('tcp', 'ipv4', '0.0.0.0', 22, None, None),
+    ('udp', 'ipv4', '192.0.2.7', 53, None, None),
+    ('tcp', 'ipv6', '::', 8080, False, None),
+    ('tcp', 'ipv6', '::', 8080, True, None),
+    ('tcp', 'ipv6', '::', 8080, None, None),
+    ('tcp', 'ipv6', '::ffff:0.0.0.0', 9000, False, None),
+    ('tcp', 'ipv6', '::ffff:127.0.0.1', 9001, False, None),
+    ('udp', 'ipv6', 'fe80::1', 546, True, 'eth0'),
+    ('tcp', 'ipv6', '::1', 631, False, None),
+])
+def test_compact_listener_built_directly_is_the_stripped_full_record(protocol, family, address, port, v6only, scope):
+    direct = schema.make_compact_listener(protocol, family, address, port, v6only=v6only, inode=77, uid=0,
+                                          netns=4026531840, scope=scope)
+    stripped = schema.strip_to_compact(schema.make_listener(protocol, family, address, port, (), v6only=v6only,
+                                                            inode=77, uid=0, netns=4026531840, scope=scope))
+    assert direct == stripped
+    assert list(direct) == list(stripped)  # same keys in the same order: the module's JSON does not change
+    assert [type(v) for v in direct.values()] == [type(v) for v in stripped.values()]
