@@ -69,9 +69,17 @@ audit: venv collection
 	  hostsec.ports.audit
 
 # image first: tests/functional/test_docs_blocks.py runs the docs against it.
+# Each step in turn; the seconds each took are printed at the end (the whole suite must stay under 45 min).
+TEST_STEPS := test-data test-unit test-build test-docs test-sanity test-lint test-windows \
+  test-compat test-oldest-python test-ee test-minbase test-molecule
 test: venv sysdeps collection image
-	$(MAKE) --no-print-directory test-data test-unit test-build test-docs test-sanity test-lint test-windows \
-	  test-compat test-oldest-python test-ee test-minbase test-molecule
+	took=""
+	for step in $(TEST_STEPS); do
+	  started=$$SECONDS
+	  $(MAKE) --no-print-directory $$step
+	  took+="$$step: $$((SECONDS - started)) s"$$'\n'
+	done
+	printf '== make test: seconds per step\n%s' "$$took"
 
 # Two workers, each test file on one of them in its own order (--dist loadfile: the functional files build
 # state test by test, in a network namespace of their own): about 90 s instead of 220 s on 2 cores.
@@ -199,9 +207,16 @@ image: sysdeps
 	bash extensions/molecule/image/build.sh
 
 # Molecule finds extensions/molecule/config.yml only when run from the collection root.
-MOLECULE_SCENARIOS ?= --all
+# By default every scenario runs, in two lanes side by side (tests/molecule_lanes.py);
+# MOLECULE_SCENARIOS="-s gather" runs the ones named, in one molecule process.
+MOLECULE_SCENARIOS ?=
+MOLECULE_LANES ?= 2
 test-molecule: venv sysdeps collection image
-	NO_COLOR=1 $(BIN)/molecule test $(MOLECULE_SCENARIOS)
+	if [ -n "$(MOLECULE_SCENARIOS)" ]; then
+	  NO_COLOR=1 $(BIN)/molecule test $(MOLECULE_SCENARIOS)
+	else
+	  $(BIN)/python tests/molecule_lanes.py --lanes $(MOLECULE_LANES) --molecule $(BIN)/molecule --log-dir $(BUILD)/molecule-lanes
+	fi
 
 # Needs root (network namespaces) for the gathering scenarios.
 bench: venv sysdeps collection image
