@@ -179,9 +179,7 @@ def make_listener(protocol, family, address, port, processes=(), v6only=None,
     if not 0 <= port <= 65535:
         raise SchemaError('port: %r is outside 0-65535' % (port,))
     if dual_stack is None:
-        # '::ffff:0.0.0.0' is a wildcard too, but an IPv4-mapped one: it accepts only IPv4.
-        dual_stack = (family == 'ipv6' and exposure == 'wildcard' and v6only is False
-                      and (address == '::' or ipaddress.ip_address(address).ipv4_mapped is None))
+        dual_stack = accepts_both_families(family, exposure, address, v6only)
     # Most sockets have one owner: skip the sort and the union then (same result, less work).
     if len(processes) > 1:
         processes = sorted(processes, key=lambda p: p['pid'])
@@ -208,6 +206,15 @@ def make_listener(protocol, family, address, port, processes=(), v6only=None,
     }
 
 
+def accepts_both_families(family, exposure, address, v6only):
+    """Whether a socket takes IPv4 and IPv6 connections: an IPv6 wildcard with IPV6_V6ONLY off.
+
+    '::ffff:0.0.0.0' is a wildcard too, but an IPv4-mapped one: it accepts only IPv4.
+    """
+    return (family == 'ipv6' and exposure == 'wildcard' and v6only is False
+            and (address == '::' or ipaddress.ip_address(address).ipv4_mapped is None))
+
+
 def make_compact_listener(protocol, family, address, port, v6only=None, inode=None, uid=None, netns=None,
                           scope=None):
     """``strip_to_compact(make_listener(...))`` for a socket the Linux gatherer read from the kernel, built directly.
@@ -228,9 +235,7 @@ def make_compact_listener(protocol, family, address, port, v6only=None, inode=No
         'scope': scope,
         'port': port,
         'exposure': exposure,
-        # '::ffff:0.0.0.0' is a wildcard too, but an IPv4-mapped one: it accepts only IPv4.
-        'dual_stack': (v6 and exposure == 'wildcard' and v6only is False
-                       and (address == '::' or ipaddress.ip_address(address).ipv4_mapped is None)),
+        'dual_stack': accepts_both_families(family, exposure, address, v6only),
         'v6only': v6only if v6 else None,
         'inode': inode,
         'uid': uid,
