@@ -82,8 +82,8 @@ def main(argv=None):
             code = process.wait()
             with open(log_path, encoding='utf-8', errors='replace') as text:
                 sys.stdout.write(text.read())
-            print('== molecule lane %d (%s): exit %d after %d s' % (number, ', '.join(names), code,
-                                                                  time.monotonic() - started), flush=True)
+            took = time.monotonic() - started
+            print('== molecule lane %d (%s): exit %d after %d s' % (number, ', '.join(names), code, took), flush=True)
             if code:
                 failed.append('lane %d (%s): exit %d' % (number, ', '.join(names), code))
     if failed:

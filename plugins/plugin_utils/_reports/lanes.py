@@ -69,16 +69,26 @@ def _child(jobs, write_fd):
         os._exit(status)  # never the parent's atexit handlers, buffered output or Ansible's queues
 
 
-def _collect(pid, read_fd):
-    """The child's texts, or None when it did not finish cleanly."""
+def _collect(pid, pipe, reaped):
+    """The child's texts, or None when it did not finish cleanly (or its exit status cannot be known).
+
+    ``reaped`` gets the pid once waitpid has taken it: from then on the pid
+    may belong to another process and is never signalled.
+    """
     chunks = []
-    with os.fdopen(read_fd, 'rb') as pipe:
-        while True:
-            chunk = pipe.read(1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    _pid, status = os.waitpid(pid, 0)
+    while True:
+        chunk = pipe.read(1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    try:
+        _pid, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        # Reaped by someone else (SIGCHLD ignored, a reaper thread): a child killed mid-write cannot be told
+        # from one that finished, so its texts are not used.
+        reaped.append(pid)
+        return None
+    reaped.append(pid)
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
     try:
@@ -89,7 +99,7 @@ def _collect(pid, read_fd):
 
 
 def _stop(pid):
-    """Kill and reap the child, if it is still ours (an interrupt may come after it was reaped)."""
+    """Kill and reap the child (only called before it was reaped, so the pid is still ours)."""
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -118,20 +128,27 @@ def render(here, beside, fork=None):
         os.close(write_fd)
         return _both(here, beside)
     if pid == 0:  # pragma: no cover - the child leaves through os._exit, coverage never sees it return
-        os.close(read_fd)
-        _child(beside, write_fd)
-    os.close(write_fd)
+        try:
+            os.close(read_fd)
+            _child(beside, write_fd)
+        finally:
+            os._exit(1)  # only reached by an interrupt before _child's own try: never unwind the parent's stack
+    reaped = []
+    pipe = None
     try:
+        os.close(write_fd)
+        pipe = os.fdopen(read_fd, 'rb')
         texts = _render(here)
+        done = _collect(pid, pipe, reaped)
     except BaseException:
-        os.close(read_fd)
-        _stop(pid)
+        if pipe is None:
+            os.close(read_fd)
+        if not reaped:
+            _stop(pid)
         raise
-    try:
-        done = _collect(pid, read_fd)
-    except BaseException:
-        _stop(pid)
-        raise
+    finally:
+        if pipe is not None:
+            pipe.close()
     if done is None or set(done) != set(beside):
         done = _render(beside)
     texts.update(done)
