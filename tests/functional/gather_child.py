@@ -58,13 +58,23 @@ def main():
     report['pid'] = os.getpid()
     report['shared_pid'] = None
     if 'shared' in held:
+        # The forked child says when it has closed its copies of the other sockets: until then it owns them
+        # too, and a gather run as soon as the report is out would rightly see two owners.
+        ready_read, ready_write = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(ready_read)
             for key, sock in held.items():
                 if key != 'shared':
                     sock.close()
+            conn.close()
+            os.write(ready_write, b'.')
+            os.close(ready_write)
             signal.pause()
             os._exit(0)
+        os.close(ready_write)
+        os.read(ready_read, 1)
+        os.close(ready_read)
         report['shared_pid'] = pid
     sys.stdout.write(json.dumps(report) + '\n')
     sys.stdout.flush()
