@@ -36,6 +36,10 @@ LAST_SECONDS = {
 UNMEASURED_SECONDS = 240  # a scenario not measured yet weighs as a long one
 
 
+def expected_seconds(name):
+    return LAST_SECONDS.get(name, UNMEASURED_SECONDS)
+
+
 def scenarios(root=ROOT):
     """Every scenario: a directory of extensions/molecule holding a molecule.yml."""
     return sorted(name for name in os.listdir(root) if os.path.isfile(os.path.join(root, name, 'molecule.yml')))
@@ -47,10 +51,10 @@ def plan(names, lanes):
         raise ValueError('--lanes: %r is not a positive number of lanes' % lanes)
     planned = [[] for _lane in range(lanes)]
     load = [0] * lanes
-    for name in sorted(names, key=lambda n: (-LAST_SECONDS.get(n, UNMEASURED_SECONDS), n)):
+    for name in sorted(names, key=lambda n: (-expected_seconds(n), n)):
         lightest = load.index(min(load))
         planned[lightest].append(name)
-        load[lightest] += LAST_SECONDS.get(name, UNMEASURED_SECONDS)
+        load[lightest] += expected_seconds(name)
     return [lane for lane in planned if lane]
 
 

@@ -69,37 +69,39 @@ def _child(jobs, write_fd):
         os._exit(status)  # never the parent's atexit handlers, buffered output or Ansible's queues
 
 
-def _collect(pid, pipe, reaped):
-    """The child's texts, or None when it did not finish cleanly (or its exit status cannot be known).
-
-    ``reaped`` gets the pid once waitpid has taken it: from then on the pid
-    may belong to another process and is never signalled.
-    """
+def _read_all(pipe):
     chunks = []
     while True:
         chunk = pipe.read(1 << 20)
         if not chunk:
-            break
+            return b''.join(chunks)
         chunks.append(chunk)
+
+
+def _exit_status(pid):
+    """The child's wait status, reaping it; None when someone else reaped it (SIGCHLD ignored, a reaper thread)."""
     try:
-        _pid, status = os.waitpid(pid, 0)
+        return os.waitpid(pid, 0)[1]
     except ChildProcessError:
-        # Reaped by someone else (SIGCHLD ignored, a reaper thread): a child killed mid-write cannot be told
-        # from one that finished, so its texts are not used.
-        reaped.append(pid)
         return None
-    reaped.append(pid)
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+
+
+def _texts(status, payload):
+    """The child's texts, or None unless it exited 0 and sent a whole {name: text}.
+
+    An unknown status is not trusted: a child killed mid-write cannot be told from one that finished.
+    """
+    if status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
     try:
-        texts = pickle.loads(b''.join(chunks))
+        texts = pickle.loads(payload)
     except Exception:  # pylint: disable=broad-except
         return None
     return texts if isinstance(texts, dict) else None
 
 
 def _stop(pid):
-    """Kill and reap the child (only called before it was reaped, so the pid is still ours)."""
+    """Kill and reap the child; called only before it was reaped, while the pid is still ours."""
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -133,22 +135,23 @@ def render(here, beside, fork=None):
             _child(beside, write_fd)
         finally:
             os._exit(1)  # only reached by an interrupt before _child's own try: never unwind the parent's stack
-    reaped = []
     pipe = None
     try:
         os.close(write_fd)
         pipe = os.fdopen(read_fd, 'rb')
         texts = _render(here)
-        done = _collect(pid, pipe, reaped)
+        payload = _read_all(pipe)
+        # Last in this block: once the child is reaped its pid may be another process's, never to be signalled.
+        status = _exit_status(pid)
     except BaseException:
         if pipe is None:
             os.close(read_fd)
-        if not reaped:
-            _stop(pid)
+        _stop(pid)
         raise
     finally:
         if pipe is not None:
             pipe.close()
+    done = _texts(status, payload)
     if done is None or set(done) != set(beside):
         done = _render(beside)
     texts.update(done)
