@@ -25,6 +25,10 @@ export PATH := $(BIN):$(PATH)
 
 SYS_PACKAGES := podman runc debootstrap nftables iproute2 procps uidmap slirp4netns fuse-overlayfs shellcheck git chromium
 SYS_COMMANDS := podman runc debootstrap nft ip ps shellcheck git chromium
+# The docker engine and a static busybox for tests/functional/test_docker_real.py. Without recommends:
+# docker.io recommends apparmor and needrestart, which would change this machine for every other test.
+DOCKER_PACKAGES := docker.io busybox-static
+DOCKER_COMMANDS := dockerd docker-proxy busybox
 
 .PHONY: audit test test-build test-docs test-compat test-oldest-python test-ee test-minbase test-unit test-data test-sanity test-lint test-molecule test-windows \
         venv sysdeps collection image bench clean
@@ -53,6 +57,13 @@ sysdeps:
 	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install $(SYS_PACKAGES)" >&2; exit 1; fi
 	  apt-get update -q
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYS_PACKAGES)
+	fi
+	missing=""
+	for c in $(DOCKER_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing=1; done
+	if [ -n "$$missing" ]; then
+	  if [ "$$(id -u)" != 0 ]; then echo "need root to apt-get install $(DOCKER_PACKAGES)" >&2; exit 1; fi
+	  apt-get update -q
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DOCKER_PACKAGES)
 	fi
 
 # Ansible and pytest find the collection through this link; ansible-test

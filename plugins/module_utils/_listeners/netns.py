@@ -51,6 +51,14 @@ class Namespace(object):
         return 'Namespace(%r, named=%r, pids=%d)' % (self.inode, self.named, len(self.pids))
 
 
+def _nsfs_device(proc=PROC):
+    """The device every namespace file is on (nsfs); None when it cannot be told, so no entry is skipped."""
+    try:
+        return os.stat('%s/self/ns/net' % proc).st_dev
+    except OSError:
+        return None
+
+
 def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
     """(namespaces by inode, unreadable process count).
 
@@ -58,6 +66,7 @@ def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
     """
     found = {}
     unreadable = 0
+    nsfs = _nsfs_device(proc)
     for directory in named_dirs:
         try:
             entries = sorted(os.listdir(directory))
@@ -66,9 +75,14 @@ def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
         for entry in entries:
             path = os.path.join(directory, entry)
             try:
-                inode = os.stat(path).st_ino
+                stat = os.stat(path)
             except OSError:
-                continue  # a stale mount point, removed meanwhile
+                continue  # removed meanwhile
+            if nsfs is not None and stat.st_dev != nsfs:
+                # A mount point whose namespace is gone (docker leaves them behind a container that failed to
+                # start, `ip netns add` one it could not mount): a plain file, no namespace, no listeners.
+                continue
+            inode = stat.st_ino
             ns = found.get(inode) or found.setdefault(inode, Namespace(inode))
             if ns.named is None:
                 ns.named, ns.named_dir, ns.path = entry, directory, path

@@ -1,0 +1,163 @@
+# Copyright (c) hostsec.ports contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""namespaces=all against a real docker container: found, attributed, its published port linked.
+
+`make sysdeps` installs Debian's docker.io. The test uses the docker daemon
+already running on this machine, or starts one for the module's tests and
+stops it after them (no systemd runs here). A daemon started here adds no
+iptables rules (--iptables=false): the published port is docker-proxy's, the
+userland proxy every docker host runs unless told otherwise. The image is
+a static busybox imported from a tarball made here, so nothing is pulled.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import time
+import uuid
+
+import pytest
+
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux, netns
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.engine import evaluate
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.layering import build_policy
+
+BUSYBOX = '/bin/busybox'
+IMAGE = 'hostsec-ports-test/busybox:latest'
+DAEMON_WAIT = 60  # seconds for a daemon started here to answer
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root (docker and namespaces)')
+
+
+def _docker(*args, check=True, stdin=None):
+    return subprocess.run(['docker'] + list(args), input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          check=check, timeout=120)
+
+
+def _answers():
+    return _docker('info', '--format', '{{.ServerVersion}}', check=False).returncode == 0
+
+
+@pytest.fixture(scope='module')
+def daemon(tmp_path_factory):
+    """The docker daemon: the one running here, else one started for these tests."""
+    missing = [tool for tool in ('docker', 'dockerd', 'docker-proxy') if shutil.which(tool) is None]
+    if missing or not os.path.exists(BUSYBOX):
+        pytest.skip('%s missing: make sysdeps installs docker.io and busybox-static'
+                    % ', '.join(missing + ([] if os.path.exists(BUSYBOX) else [BUSYBOX])))
+    if _answers():
+        yield None
+        return
+    log = tmp_path_factory.mktemp('dockerd') / 'dockerd.log'
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(['dockerd', '--iptables=false', '--ip6tables=false'], stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + DAEMON_WAIT
+        while not _answers():
+            # A daemon that cannot run here fails the tests with its own words, never skips them.
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                'dockerd did not start (exit %s); its log:\n%s' % (proc.poll(), log.read_text()[-3000:]))
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)  # it stops its containers and its own containerd
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope='module')
+def image(daemon, tmp_path_factory):
+    if _docker('image', 'inspect', IMAGE, check=False).returncode != 0:
+        tarball = tmp_path_factory.mktemp('rootfs') / 'busybox.tar'
+        with tarfile.open(tarball, 'w') as tar:
+            tar.add(BUSYBOX, arcname='bin/busybox')
+        _docker('import', str(tarball), IMAGE)
+    return IMAGE
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def _in(result, inode, port):
+    return [lst for lst in expand(result) if lst['netns'] == inode and lst['port'] == port]
+
+
+@pytest.fixture(scope='module')
+def container(image):
+    name = 'hostsec-docker-%s' % uuid.uuid4().hex[:8]
+    host_port = _free_port()
+    cid = _docker('run', '-d', '--name', name, '-p', '127.0.0.1:%d:8080' % host_port, image,
+                  BUSYBOX, 'httpd', '-f', '-p', '8080').stdout.decode().strip()
+    try:
+        pid = int(_docker('inspect', '-f', '{{.State.Pid}}', name).stdout.decode().strip())
+        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
+        for _attempt in range(200):  # httpd binds right after start; up to 20 s on a loaded machine
+            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8080):
+                break
+            time.sleep(0.1)
+        yield {'name': name, 'id': cid, 'pid': pid, 'inode': inode, 'host_port': host_port}
+    finally:
+        _docker('rm', '-f', name, check=False)
+
+
+def test_docker_container_listener_found_attributed_and_published(container):
+    result = linux.gather(namespaces='all', protocols=['tcp'])
+    found = _in(result, container['inode'], 8080)
+    assert len(found) == 1
+    lst = validate_listener(found[0])
+    assert lst['container'] == {'runtime': 'docker', 'id': container['id'], 'name': container['name'],
+                                'image': IMAGE, 'pod': None}
+    assert [(p['pid'], p['name']) for p in lst['processes']] == [(container['pid'], 'busybox')]
+    assert lst['published'] == [{'address': '127.0.0.1', 'port': container['host_port'], 'protocol': 'tcp',
+                                 'via': 'docker-proxy', 'netns': result['netns']}]
+    host = _in(result, result['netns'], container['host_port'])
+    assert len(host) == 1 and [p['name'] for p in host[0]['processes']] == ['docker-proxy']
+    assert host[0]['forwards_to']['netns'] == container['inode'] and host[0]['forwards_to']['port'] == 8080
+    assert host[0]['forwards_to']['container']['name'] == container['name']
+    summary = [ns for ns in result['namespaces'] if ns['netns'] == container['inode']]
+    assert summary and summary[0]['entered'] is True and summary[0]['container']['runtime'] == 'docker'
+
+
+def test_default_gather_sees_only_the_published_host_port(container):
+    default = linux.gather(protocols=['tcp'])
+    assert not _in(default, container['inode'], 8080)
+    host = _in(default, default['netns'], container['host_port'])
+    assert len(host) == 1 and 'forwards_to' not in host[0]
+
+
+def test_policy_allows_by_docker_container_name_and_image(container):
+    listeners = _in(linux.gather(namespaces='all', protocols=['tcp']), container['inode'], 8080)
+
+    def kinds(policy):
+        return [f['kind'] for f in evaluate(build_policy(policy=policy), listeners)['findings']]
+    assert kinds({'allow': [{'port': 8080, 'container': 'hostsec-docker-*'}]}) == []
+    assert kinds({'allow': [{'port': 8080, 'container': 'hostsec-ports-test/busybox:*'}]}) == []
+    assert kinds({'allow': [{'port': 8080, 'container': 'db-*'}]}) == ['wrong_owner']
+
+
+def test_a_netns_mount_point_without_its_namespace_is_no_namespace(tmp_path):
+    # What docker leaves in /run/docker/netns when a container fails to start: the file, not the mount.
+    stale, live = tmp_path / 'stale', tmp_path / 'live'
+    stale.touch()
+    live.touch()
+    subprocess.run(['mount', '--bind', '/proc/self/ns/net', str(live)], check=True)
+    try:
+        found, _unreadable = netns.discover(named_dirs=[str(tmp_path)])
+    finally:
+        subprocess.run(['umount', str(live)], check=True)
+    assert os.stat(stale).st_ino not in found
+    named = [ns for ns in found.values() if ns.named is not None]
+    assert [(ns.named, ns.inode) for ns in named] == [('live', os.stat('/proc/self/ns/net').st_ino)]
