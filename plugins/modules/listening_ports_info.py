@@ -250,10 +250,14 @@ listeners:
           description: Container id (V(null) for C(netns)).
           type: str
         name:
-          description: Container name, or the C(ip netns) name (V(null) for an unnamed namespace).
+          description:
+            - Container name, or the C(ip netns) name (V(null) for an unnamed namespace).
+            - V(null) for a rootless container (one whose cgroup its user manages, or whose parent is a conmon
+              run by a user other than root). Its user chose the name, and a policy rule (C(container:)) by
+              name must never match what any local user can name. Its C(runtime) and C(id) are still given.
           type: str
         image:
-          description: Image name when the runtime's files say it.
+          description: Image name when the runtime's files say it; V(null) for a rootless container, as C(name).
           type: str
         pod:
           description:
@@ -265,6 +269,8 @@ listeners:
         - Host ports that reach this container listener, with O(namespaces=all).
         - Found from the forwarder's command line (docker-proxy) or from the DNAT rules of C(iptables-save),
           C(ip6tables-save) and C(nft list ruleset), IPv4 and IPv6 alike.
+        - For rootless podman's C(rootlessport), which has no DNAT rule, from the namespace that process runs in
+          and the port mappings in its user's libpod state file (C(~/.local/share/containers/storage)).
       type: list
       elements: dict
       returned: when a forwarder or DNAT rule reaches the listener

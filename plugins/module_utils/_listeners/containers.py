@@ -27,8 +27,10 @@ import glob
 import ipaddress
 import json
 import os
+import pwd
 import re
 import socket
+import stat
 
 from .schema import make_container
 
@@ -42,6 +44,9 @@ CGROUP_RUNTIMES = (
     (re.compile(r'crio-(?:conmon-)?' + _ID + r'\.scope'), 'cri-o'),
     (re.compile(r'/kubepods[^\n]*/pod[0-9a-f_-]{36}/' + _ID), 'containerd'),
 )
+# A cgroup under a systemd user manager (user@UID.service) is in a subtree its user was handed: that user can
+# make one named libpod-ID, with the ID of root's container, for a process of their own.
+_DELEGATED = re.compile(r'/user@\d+\.service/')
 POD_UID = re.compile(r'pod([0-9a-f]{8}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{12})')
 # A podman pod's cgroup: libpod_parent/POD_ID/ (cgroupfs manager) or machine-libpod_pod_POD_ID.slice (systemd).
 PODMAN_POD = re.compile(r'libpod_parent/' + _ID + r'/|libpod_pod_' + _ID + r'\.slice')
@@ -50,6 +55,10 @@ PODMAN_POD = re.compile(r'libpod_parent/' + _ID + r'/|libpod_pod_' + _ID + r'\.s
 LIBPOD_DBS = ('libpod/bolt_state.db', 'db.sql', 'libpod/db.sql')
 LIBPOD_DB_LIMIT = 64 * 1024 * 1024  # bytes; a state file is a few MB even on busy hosts
 _LIBPOD_RECORD = re.compile(rb'\{"id":"([0-9a-f]{64})","name":"((?:[^"\\]|\\.){1,253})"')
+# A container's port mappings in its libpod config record (podman 4 names them newPortMappings).
+_LIBPOD_PORT_MAPPINGS = re.compile(r'"(?:newPortMappings|portMappings)":\[')
+MAPPING_WINDOW = 16 * 1024  # characters: one container's list is a few hundred, even with many ports
+MAPPING_LISTS = 4096  # per state file: more containers than one user runs
 # OCI annotations saying a container is its pod's sandbox (pause/infra) rather than a workload.
 _CONTAINER_TYPE = ('io.kubernetes.cri-o.ContainerType', 'io.kubernetes.cri.container-type')
 STORAGE = ('/var/lib/containers/storage', '/run/containers/storage')
@@ -78,6 +87,67 @@ def from_cgroup(data):
     return None
 
 
+def delegated(data):
+    """True when a /proc/PID/cgroup text puts the process in a subtree an unprivileged user manages.
+
+    Rootless podman (and rootless docker) containers live there. The runtime
+    and id it names are kept; the name and image are not read for it, since
+    the user chose them and a ``container:`` rule must never allow what any
+    local user can name (see ``rootless``).
+    """
+    if isinstance(data, bytes):
+        data = data.decode('utf-8', 'replace')
+    return _DELEGATED.search(data) is not None
+
+
+def conmon_parent(pid, proc='/proc'):
+    """(container id, conmon's uid) when the parent of ``pid`` is conmon, podman's container monitor; else None.
+
+    A rootless podman without a systemd user manager makes no cgroup per
+    container, so its processes stay in their user's cgroup; their parent,
+    conmon (``-c ID``), still names the container. The parent must run
+    conmon's executable, not merely be called conmon.
+    """
+    try:
+        with open('%s/%d/stat' % (proc, pid), 'rb') as handle:
+            record = handle.read()
+        ppid = int(record[record.rindex(b')') + 2:].split()[1])  # "pid (comm) state ppid ..."; comm may hold ')'
+        exe = os.readlink('%s/%d/exe' % (proc, ppid))
+        with open('%s/%d/cmdline' % (proc, ppid), 'rb') as handle:
+            argv = handle.read().split(b'\0')
+        uid = os.stat('%s/%d' % (proc, ppid)).st_uid
+    except (OSError, ValueError, IndexError):
+        return None
+    if exe.endswith(' (deleted)'):
+        exe = exe[:-len(' (deleted)')]  # conmon upgraded under a running container
+    if os.path.basename(exe) != 'conmon':
+        return None
+    for i, arg in enumerate(argv[:-1]):
+        if arg in (b'-c', b'--cid') and re.match(rb'[0-9a-f]{64}\Z', argv[i + 1]):
+            return argv[i + 1].decode('ascii'), uid
+    return None
+
+
+def rootless(runtime, cid):
+    """A rootless container's record: its runtime and id only (its name and image are its user's choice)."""
+    return make_container(runtime, id=cid)
+
+
+def _port_mappings(mappings):
+    """[(protocol, host_ip, first host port, count, first container port)] of a libpod port mapping list."""
+    out = []
+    for mapping in mappings if isinstance(mappings, list) else ():
+        if not isinstance(mapping, dict):
+            continue
+        host, inside, count = mapping.get('host_port'), mapping.get('container_port'), mapping.get('range') or 1
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (host, inside, count)):
+            continue
+        host_ip = mapping.get('host_ip') or ''
+        for protocol in str(mapping.get('protocol') or 'tcp').split(','):
+            out.append((protocol, host_ip if isinstance(host_ip, str) else None, host, count, inside))
+    return out
+
+
 def _load_json(path):
     try:
         with open(path, 'rb') as handle:
@@ -94,6 +164,7 @@ class Catalog(object):
         self._storage = None
         self._libpod = None
         self._notes = {}
+        self._rootless_ports = {}
 
     def _libpod_names(self):
         """{pod or container id: name} from libpod's state files (the only place a pod's name is kept)."""
@@ -115,6 +186,69 @@ class Catalog(object):
                         except ValueError:
                             continue
         return self._libpod
+
+    def rootless_port(self, uid, protocol, address, port, home=None):
+        """The container port a rootless podman's rootlessport forwards ``address:port`` to, or None.
+
+        rootlessport takes its mappings through a pipe that is closed once it
+        runs; they stay in the libpod state file of the user who runs it
+        (under their home; a storage moved elsewhere is not found, and the port
+        stays unknown). A user's file is read for that user's rootlessport only.
+        """
+        if uid not in self._rootless_ports:
+            if home is None:
+                try:
+                    home = pwd.getpwuid(uid).pw_dir
+                except (KeyError, OverflowError):
+                    home = None
+            self._rootless_ports[uid] = self._read_port_mappings(uid, home) if home else []
+        found = {inside + port - first for proto, host_ip, first, count, inside in self._rootless_ports[uid]
+                 if proto == protocol and first <= port < first + count and host_ip in ('', address)}
+        # Two answers (a removed container's record left beside the running one's): unknown, not a guess.
+        return found.pop() if len(found) == 1 else None
+
+    @staticmethod
+    def _read_port_mappings(uid, home):
+        """Every port mapping in the user's libpod state files.
+
+        The files are the user's: only a regular file the user owns is read
+        (not a FIFO that would hang the gather, a device, or root's file behind
+        a symlink), and each mapping list is parsed within a bounded window, a
+        bounded number of times, so no file of theirs makes the gather slow.
+        """
+        root = os.path.join(home, '.local', 'share', 'containers', 'storage')
+        decoder = json.JSONDecoder()
+        out, seen = [], set()
+        for name in LIBPOD_DBS:
+            try:
+                handle = os.fdopen(os.open(os.path.join(root, name), os.O_RDONLY | os.O_NONBLOCK), 'rb')
+            except OSError:
+                continue
+            with handle:
+                try:
+                    info = os.fstat(handle.fileno())
+                    if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or info.st_size > LIBPOD_DB_LIMIT:
+                        continue
+                    data = handle.read(LIBPOD_DB_LIMIT).decode('utf-8', 'replace')
+                except OSError:
+                    continue
+            position = 0
+            for _count in range(MAPPING_LISTS):
+                match = _LIBPOD_PORT_MAPPINGS.search(data, position)
+                if match is None:
+                    break
+                start = match.end() - 1
+                try:
+                    mappings, end = decoder.raw_decode(data[start:start + MAPPING_WINDOW])
+                except ValueError:
+                    position = match.end()  # cut short (a record split across pages), or not JSON
+                    continue
+                position = start + end
+                for mapping in _port_mappings(mappings):
+                    if mapping not in seen:  # bolt may hold a container's record more than once
+                        seen.add(mapping)
+                        out.append(mapping)
+        return out
 
     def is_sandbox(self, runtime, cid, pod=None):
         """True for a pod's pause/infra container: it holds the namespace, the workload is another container.

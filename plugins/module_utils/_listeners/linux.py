@@ -145,11 +145,16 @@ def _namespace_containers(ns, catalog, own_id=None):
     for pid in ns.pids:
         try:
             with open('%s/%d/cgroup' % (owners.PROC, pid), 'rb') as handle:
-                ref = containers.from_cgroup(handle.read())
+                text = handle.read()
         except OSError:
             continue
+        ref = containers.from_cgroup(text)
         if ref is None or ref[1] == own_id:
             continue
+        if containers.delegated(text):
+            # A cgroup its user made: the id it names may be anyone's, so nothing is looked up by it.
+            container = containers.rootless(ref[0], ref[1])
+            break
         if catalog.is_sandbox(*ref):
             if container is None:
                 container = catalog.describe(*ref)
@@ -159,7 +164,20 @@ def _namespace_containers(ns, catalog, own_id=None):
             break  # not in a pod: the namespace is this container's
     if members:
         container = next(iter(members.values()))
+    if container is None:
+        container = _conmon_container(ns, catalog)
     return container, members
+
+
+def _conmon_container(ns, catalog):
+    """The podman container of a namespace whose processes' cgroups name none (rootless, no systemd)."""
+    for pid in ns.pids:
+        found = containers.conmon_parent(pid, owners.PROC)
+        if found is not None:
+            cid, uid = found
+            # root's conmon is rootful podman with cgroups disabled: root's own files name it.
+            return catalog.describe('podman', cid) if uid == 0 else containers.rootless('podman', cid)
+    return None
 
 
 def _other_namespaces(own, protocols, families, warnings):
@@ -378,6 +396,13 @@ def _unowned_warning(unowned, total, privileged, scan):
     return '%d of %d listening sockets have no owning process: %s.' % (unowned, total, reason)
 
 
+def _process_netns(pid):
+    try:
+        return netns.inode_of(os.readlink('%s/%s/ns/net' % (owners.PROC, pid)))
+    except OSError:
+        return None
+
+
 def _link_published(listeners, table, sources, own, runner):
     """Link host ports published by forwarders or DNAT to the container listeners they reach."""
     # Container address -> its namespace. An address two namespaces share, or one the host has too (rootless
@@ -393,8 +418,6 @@ def _link_published(listeners, table, sources, own, runner):
     shared.update(netns.own_addresses())  # this thread is in the host's namespace
     for ip in shared:
         by_ip.pop(ip, None)
-    if not by_ip:
-        return
     targets = {}
     for lst in listeners:
         if lst['netns'] != own:
@@ -404,7 +427,9 @@ def _link_published(listeners, table, sources, own, runner):
         cid = (lst.get('container') or {}).get('id')
         if cid:
             container_ns.setdefault(cid, lst['netns'])
-    rules = containers.dnat_rules(runner)
+    # No container address to reach, no DNAT rule can reach one: iptables and nft are not run.
+    rules = containers.dnat_rules(runner) if by_ip else []
+    catalog = containers.Catalog()
 
     def reach(ns_inode, protocol, ip, port):
         """The listener that takes traffic to ip:port: one bound to that address, else a wildcard of its family."""
@@ -439,7 +464,14 @@ def _link_published(listeners, table, sources, own, runner):
                 continue
             ip, port = fwd['address'], fwd['port']
             ns_inode = by_ip.get(ip) if ip else container_ns.get(fwd['container_id'])
-            if port is None:
+            if fwd['via'] == 'rootlessport':
+                # A userland proxy, no DNAT rule: it runs in the container's namespace, holding the host's
+                # socket it made before it entered, and its user's libpod state says which port it serves.
+                ns_inode = _process_netns(pid)
+                ns_inode = None if ns_inode == own else ns_inode
+                port = catalog.rootless_port(proc.get('uid'), lst['protocol'], lst['address'], lst['port']) \
+                    if ns_inode is not None and isinstance(proc.get('uid'), int) else None
+            elif port is None:
                 for (proto, daddr, dport, to_ip, to_port), _via in rules:
                     if proto == lst['protocol'] and dport == lst['port'] \
                             and containers.destination_covers(daddr, lst['address']) \

@@ -30,7 +30,7 @@ CLONE_NEWNET = 0x40000000
 SIOCGIFCONF = 0x8912
 
 
-def _inode(link):
+def inode_of(link):
     """4026531840 from 'net:[4026531840]', else None."""
     if link.startswith('net:[') and link.endswith(']'):
         return int(link[5:-1])
@@ -96,7 +96,7 @@ def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
         inode = netns_of.get(pid)
         if inode is None:
             try:
-                inode = _inode(os.readlink('%s/%s/ns/net' % (proc, name)))
+                inode = inode_of(os.readlink('%s/%s/ns/net' % (proc, name)))
             except PermissionError:
                 unreadable += 1
                 continue

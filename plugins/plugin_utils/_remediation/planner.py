@@ -37,7 +37,10 @@ MODES = ('report', 'enforce')
 # Programs that hold a published container port while the kernel DNATs the
 # traffic to the container: it crosses the forward path, never the host's input
 # filter, so a host firewall block would be reported as done yet change nothing.
-DNAT_FORWARDERS = ('docker-proxy', 'conmon', 'kube-proxy', 'rootlessport')
+# Not rootlessport (rootless podman): no DNAT rule exists, it is a userland
+# proxy accepting on its host socket, so the host's input filter drops traffic
+# to it like any other listener's.
+DNAT_FORWARDERS = ('docker-proxy', 'conmon', 'kube-proxy')
 
 
 class PlanError(ValueError):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -212,3 +213,83 @@ def test_a_target_address_shared_by_two_namespaces_or_with_the_host_is_not_linke
     assert 'published' not in twin_a and 'published' not in twin_b and 'published' not in on_host
     assert single['published'] == [{'address': '0.0.0.0', 'port': 18081, 'protocol': 'tcp', 'via': 'nftables',
                                     'netns': 1}]
+
+
+ROOTLESS_CGROUP = ('0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-%s.scope/container\n' % CID)
+
+
+def test_a_cgroup_its_user_made_is_delegated():
+    # The user chose that path, so the id it names may be root's container's: it names no one but its own.
+    assert containers.from_cgroup(ROOTLESS_CGROUP) == ('podman', CID, None)
+    assert containers.delegated(ROOTLESS_CGROUP) and containers.delegated(ROOTLESS_CGROUP.encode())
+    assert not containers.delegated(PODMAN_CGROUP)
+    assert not containers.delegated('0::/system.slice/docker-%s.scope\n' % CID)
+    assert containers.rootless('podman', CID) == {'runtime': 'podman', 'id': CID, 'name': None, 'image': None,
+                                                  'pod': None}
+
+
+def _process(proc, pid, ppid, comm='x', exe='/usr/bin/x', argv=('x',)):
+    (proc / str(pid)).mkdir()
+    (proc / str(pid) / 'stat').write_bytes(b'%d (%s) S %d 1 1 0 -1\n' % (pid, comm.encode(), ppid))
+    (proc / str(pid) / 'exe').symlink_to(exe)
+    (proc / str(pid) / 'cmdline').write_bytes(b'\0'.join(a.encode() for a in argv) + b'\0')
+
+
+def test_conmon_parent_names_the_container_only_for_the_real_conmon(tmp_path):
+    proc = tmp_path / 'proc'
+    proc.mkdir()
+    _process(proc, 10, 1, 'conmon', '/usr/bin/conmon', ('/usr/bin/conmon', '--api-version', '1', '-c', CID, '-n', 'web'))
+    _process(proc, 11, 10, 'httpd) S 99 (', '/bin/busybox')  # a comm holding ') S 99 (' reads no other ppid
+    _process(proc, 20, 1, 'conmon', '/home/u/conmon (deleted)', ('conmon', '-c', CID))
+    _process(proc, 21, 20)
+    _process(proc, 30, 1, 'conmon', '/tmp/fake', ('conmon', '-c', CID))  # called conmon, runs something else
+    _process(proc, 31, 30)
+    _process(proc, 40, 1, 'conmon', '/usr/bin/conmon', ('conmon', '-c', 'not-an-id'))
+    _process(proc, 41, 40)
+    uid = (proc / '10').stat().st_uid
+    assert containers.conmon_parent(11, str(proc)) == (CID, uid)
+    assert containers.conmon_parent(21, str(proc)) == (CID, uid)
+    assert containers.conmon_parent(31, str(proc)) is None
+    assert containers.conmon_parent(41, str(proc)) is None
+    assert containers.conmon_parent(99, str(proc)) is None  # gone
+
+
+def _libpod_state(home, text):
+    state = home / '.local' / 'share' / 'containers' / 'storage' / 'libpod'
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / 'bolt_state.db'
+    path.write_bytes(b'\x00\x13bolt page\x00' + text.encode() + b'\x00\xff')
+    return path
+
+
+def test_rootless_port_reads_the_users_libpod_mappings(tmp_path):
+    home = tmp_path / 'home'
+    record = ('{"spec":{},"id":"%s","name":"web","newPortMappings":[{"host_ip":"127.0.0.1","container_port":8080,'
+              '"host_port":18090,"range":1,"protocol":"tcp"},{"host_ip":"","container_port":53,"host_port":5300,'
+              '"range":3,"protocol":"tcp,udp"}],"other":1}' % CID)
+    _libpod_state(home, record + record)  # bolt may hold a record twice
+    uid = os.getuid()
+    catalog = containers.Catalog()
+    assert catalog.rootless_port(uid, 'tcp', '127.0.0.1', 18090, home=str(home)) == 8080
+    assert catalog.rootless_port(uid, 'tcp', '0.0.0.0', 18090) is None  # published on 127.0.0.1 only
+    assert catalog.rootless_port(uid, 'udp', '0.0.0.0', 5302) == 55  # a range, both protocols
+    assert catalog.rootless_port(uid, 'tcp', '::', 5303) is None
+    # A removed container's record beside the running one's, with another container port: unknown, not a guess.
+    _libpod_state(home, record + record.replace('"container_port":8080', '"container_port":80'))
+    assert containers.Catalog().rootless_port(uid, 'tcp', '127.0.0.1', 18090, home=str(home)) is None
+
+
+def test_rootless_port_reads_only_a_regular_file_the_user_owns(tmp_path):
+    record = '"newPortMappings":[{"host_ip":"","container_port":80,"host_port":18091,"range":1,"protocol":"tcp"}]'
+    owned = tmp_path / 'owned'
+    path = _libpod_state(owned, record)
+    assert containers.Catalog().rootless_port(os.getuid(), 'tcp', '0.0.0.0', 18091, home=str(owned)) == 80
+    # Another user's file (root's, behind a symlink in the home) is not this user's state.
+    assert containers.Catalog().rootless_port(os.getuid() + 1, 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+    path.unlink()
+    os.mkfifo(path)  # would hang a plain open() until someone writes
+    assert containers.Catalog().rootless_port(os.getuid(), 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+    # A hostile file of unterminated lists costs one bounded window per list, a bounded number of times.
+    path.unlink()
+    _libpod_state(owned, '"newPortMappings":["' * 200000)
+    assert containers.Catalog().rootless_port(os.getuid(), 'tcp', '0.0.0.0', 18091, home=str(owned)) is None

@@ -130,6 +130,14 @@ def test_container_forwarder_is_not_blocked_in_vain():
     assert [b['port'] for b in result['block']] == [8081]
 
 
+def test_rootless_podman_port_is_blocked_like_any_host_listener():
+    # rootlessport accepts on its own host socket (no DNAT rule): the host's input filter reaches it.
+    rootless = lst(18090, proc(79, 'rootlessport', unit='user@1000.service'))
+    result, out = plan([finding(rootless)], [rootless], mode='enforce')
+    assert statuses(out) == {18090: 'block'}
+    assert [b['port'] for b in result['block']] == [18090]
+
+
 def test_actions_not_allowed_and_action_none():
     a, b = lst(9000, proc(1, 'x', unit='x.service')), lst(9001)
     _plan, out = plan([finding(a, 'stop'), finding(b, 'none', reason='wrong owner')], [a, b], mode='enforce',
