@@ -155,9 +155,9 @@ def test_a_netns_mount_point_without_its_namespace_is_no_namespace(tmp_path):
     live.touch()
     subprocess.run(['mount', '--bind', '/proc/self/ns/net', str(live)], check=True)
     try:
-        found, _unreadable = netns.discover(named_dirs=[str(tmp_path)])
+        found, _unreadable, unmounted = netns.discover(named_dirs=[str(tmp_path)])
     finally:
         subprocess.run(['umount', str(live)], check=True)
-    assert os.stat(stale).st_ino not in found
+    assert os.stat(stale).st_ino not in found and unmounted == [str(stale)]
     named = [ns for ns in found.values() if ns.named is not None]
     assert [(ns.named, ns.inode) for ns in named] == [('live', os.stat('/proc/self/ns/net').st_ino)]

@@ -44,9 +44,6 @@ CGROUP_RUNTIMES = (
     (re.compile(r'crio-(?:conmon-)?' + _ID + r'\.scope'), 'cri-o'),
     (re.compile(r'/kubepods[^\n]*/pod[0-9a-f_-]{36}/' + _ID), 'containerd'),
 )
-# A cgroup under a systemd user manager (user@UID.service) is in a subtree its user was handed: that user can
-# make one named libpod-ID, with the ID of root's container, for a process of their own.
-_DELEGATED = re.compile(r'/user@\d+\.service/')
 POD_UID = re.compile(r'pod([0-9a-f]{8}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{4}[_-][0-9a-f]{12})')
 # A podman pod's cgroup: libpod_parent/POD_ID/ (cgroupfs manager) or machine-libpod_pod_POD_ID.slice (systemd).
 PODMAN_POD = re.compile(r'libpod_parent/' + _ID + r'/|libpod_pod_' + _ID + r'\.slice')
@@ -59,6 +56,9 @@ _LIBPOD_RECORD = re.compile(rb'\{"id":"([0-9a-f]{64})","name":"((?:[^"\\]|\\.){1
 _LIBPOD_PORT_MAPPINGS = re.compile(r'"(?:newPortMappings|portMappings)":\[')
 MAPPING_WINDOW = 16 * 1024  # characters: one container's list is a few hundred, even with many ports
 MAPPING_LISTS = 4096  # per state file: more containers than one user runs
+MAPPING_PORTS = 65536  # host ports in all of a user's mappings (bolt keeps each record more than once)
+LIBPOD_USER_LIMIT = 16 * 1024 * 1024  # bytes of a user's state file read
+PROTOCOLS = frozenset(('tcp', 'udp', 'sctp'))
 # OCI annotations saying a container is its pod's sandbox (pause/infra) rather than a workload.
 _CONTAINER_TYPE = ('io.kubernetes.cri-o.ContainerType', 'io.kubernetes.cri.container-type')
 STORAGE = ('/var/lib/containers/storage', '/run/containers/storage')
@@ -87,37 +87,151 @@ def from_cgroup(data):
     return None
 
 
-def delegated(data):
-    """True when a /proc/PID/cgroup text puts the process in a subtree an unprivileged user manages.
+def cgroup_mounts(mountinfo='/proc/self/mountinfo'):
+    """[(root, mount point, controllers)] of the cgroup hierarchies this process sees; controllers is None for v2."""
+    out = []
+    try:
+        with open(mountinfo, 'rb') as handle:
+            lines = handle.read().decode('utf-8', 'replace').splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        fields = line.split(' ')
+        try:
+            tail = fields[fields.index('-') + 1:]
+        except ValueError:
+            continue
+        if len(fields) < 5 or len(tail) < 3 or tail[0] not in ('cgroup', 'cgroup2'):
+            continue
+        root, point = (_unescape(f) for f in fields[3:5])
+        out.append((root, point, None if tail[0] == 'cgroup2' else frozenset(tail[2].split(','))))
+    return out
 
-    Rootless podman (and rootless docker) containers live there. The runtime
-    and id it names are kept; the name and image are not read for it, since
-    the user chose them and a ``container:`` rule must never allow what any
-    local user can name (see ``rootless``).
+
+def _unescape(field):
+    # mountinfo writes a space, tab, newline or backslash in a path as \040, \011, \012, \134.
+    return re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), field)
+
+
+def root_made(data, cid, mounts):
+    """Whether the cgroup that names ``cid`` was made by root: True, False, or None when it cannot be told.
+
+    Every directory of the cgroup, from under the hierarchy's mount down to
+    the one whose name holds the id, must belong to root. A user who was
+    handed a subtree (a systemd user manager's user@UID.service, a
+    Delegate=yes service, cgroupfs delegation, an unprivileged LXC) owns it,
+    and may name a directory in it after the id of root's container: its
+    record is then the rootless one, never root's container's name and image.
     """
     if isinstance(data, bytes):
         data = data.decode('utf-8', 'replace')
-    return _DELEGATED.search(data) is not None
+    for line in data.splitlines():
+        if cid not in line:
+            continue
+        parts = line.split(':', 2)
+        if len(parts) != 3:
+            continue
+        controllers, path = parts[1], parts[2]
+        wanted = None if not controllers else frozenset(controllers.split(','))
+        for root, point, has in mounts:
+            if (wanted is None) != (has is None) or (wanted is not None and not wanted <= has):
+                continue
+            if root != '/' and not (path == root or path.startswith(root + '/')):
+                continue
+            relative = path[len(root):] if root != '/' else path
+            cut = relative.find('/', relative.find(cid))
+            relative = relative if cut < 0 else relative[:cut]
+            verdict = _owned_by_root(point, [c for c in relative.split('/') if c])
+            if verdict is not None:
+                return verdict
+    return None
 
 
-def conmon_parent(pid, proc='/proc'):
+def _owned_by_root(point, components):
+    current = point
+    try:
+        for component in components:
+            current = os.path.join(current, component)
+            if os.lstat(current).st_uid != 0:
+                return False
+    except OSError:
+        return None  # gone meanwhile, or a hierarchy this mount namespace does not show
+    return True
+
+
+def open_process(pid, proc='/proc', netns_inode=None):
+    """A directory fd of /proc/PID (the caller closes it), or None; with ``netns_inode``, only while in that namespace.
+
+    What is read through the fd is that one process's, even if its pid is
+    reused meanwhile (the reads then fail): a pid found in a namespace is
+    checked to be still there, not trusted from an earlier pass.
+    """
+    try:
+        fd = os.open('%s/%d' % (proc, pid), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    if netns_inode is not None:
+        try:
+            link = os.readlink('ns/net', dir_fd=fd)
+        except OSError:
+            link = None
+        if link != 'net:[%d]' % netns_inode:
+            os.close(fd)
+            return None
+    return fd
+
+
+def read_at(dir_fd, name, limit=1024 * 1024):
+    """The bytes of ``name`` under ``dir_fd`` (at most ``limit``)."""
+    fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        chunks, size = [], 0
+        while size < limit:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b''.join(chunks)[:limit]
+    finally:
+        os.close(fd)
+
+
+def _ppid(dir_fd):
+    record = read_at(dir_fd, 'stat')
+    return int(record[record.rindex(b')') + 2:].split()[1])  # "pid (comm) state ppid ..."; comm may hold ')'
+
+
+def conmon_parent(pid, proc='/proc', netns_inode=None):
     """(container id, conmon's uid) when the parent of ``pid`` is conmon, podman's container monitor; else None.
 
     A rootless podman without a systemd user manager makes no cgroup per
     container, so its processes stay in their user's cgroup; their parent,
     conmon (``-c ID``), still names the container. The parent must run
-    conmon's executable, not merely be called conmon.
+    conmon's executable, not merely be called conmon, and must still be the
+    parent once it has been read (a parent that died and whose pid came back
+    as another process is not).
     """
+    child = open_process(pid, proc, netns_inode)
+    if child is None:
+        return None
+    parent = None
     try:
-        with open('%s/%d/stat' % (proc, pid), 'rb') as handle:
-            record = handle.read()
-        ppid = int(record[record.rindex(b')') + 2:].split()[1])  # "pid (comm) state ppid ..."; comm may hold ')'
-        exe = os.readlink('%s/%d/exe' % (proc, ppid))
-        with open('%s/%d/cmdline' % (proc, ppid), 'rb') as handle:
-            argv = handle.read().split(b'\0')
-        uid = os.stat('%s/%d' % (proc, ppid)).st_uid
+        ppid = _ppid(child)
+        parent = open_process(ppid, proc)
+        if parent is None:
+            return None
+        exe = os.readlink('exe', dir_fd=parent)
+        argv = read_at(parent, 'cmdline').split(b'\0')
+        uid = os.fstat(parent).st_uid
+        if _ppid(child) != ppid:
+            return None
     except (OSError, ValueError, IndexError):
         return None
+    finally:
+        os.close(child)
+        if parent is not None:
+            os.close(parent)
     if exe.endswith(' (deleted)'):
         exe = exe[:-len(' (deleted)')]  # conmon upgraded under a running container
     if os.path.basename(exe) != 'conmon':
@@ -142,9 +256,88 @@ def _port_mappings(mappings):
         host, inside, count = mapping.get('host_port'), mapping.get('container_port'), mapping.get('range') or 1
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (host, inside, count)):
             continue
+        if max(host, inside) + count - 1 > 65535:
+            continue  # no such port
         host_ip = mapping.get('host_ip') or ''
-        for protocol in str(mapping.get('protocol') or 'tcp').split(','):
+        for protocol in set(str(mapping.get('protocol') or 'tcp').split(',')) & PROTOCOLS:
             out.append((protocol, host_ip if isinstance(host_ip, str) else None, host, count, inside))
+    return out
+
+
+def _open_users_file(uid, home, parts):
+    """A read-only file object for home/parts..., or None unless it is the user's own regular file.
+
+    Every directory is walked with O_NOFOLLOW from the home down, and must
+    be on the home's own filesystem: no symlink of the user's takes root to a
+    device (opening one already acts), and no mount of theirs (FUSE, an
+    automount) can hang the gather. The file must be a regular file the user
+    owns, within LIBPOD_USER_LIMIT.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        device = os.fstat(fd).st_dev
+        for part in parts[:-1]:
+            child = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+            if os.fstat(fd).st_dev != device:
+                return None
+        # O_NONBLOCK: were it a FIFO after all, the open returns at once and the fstat refuses it.
+        child = os.open(parts[-1], flags | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=fd)
+        info = os.fstat(child)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != uid or info.st_dev != device
+                or info.st_size > LIBPOD_USER_LIMIT):
+            os.close(child)
+            return None
+        return os.fdopen(child, 'rb')
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _user_port_mappings(uid, home):
+    """{(protocol, host port): {(host_ip, container port)}} from the user's libpod state files.
+
+    The files are the user's, so they are read as hostile: each mapping list
+    is parsed within a bounded window (deep nesting included), a bounded
+    number of lists, and at most MAPPING_PORTS host ports in all; past that
+    the user's ports are unknown (an empty answer), not partly read.
+    """
+    decoder = json.JSONDecoder()
+    out = {}
+    total = 0
+    for name in LIBPOD_DBS:
+        handle = _open_users_file(uid, home, ('.local', 'share', 'containers', 'storage') + tuple(name.split('/')))
+        if handle is None:
+            continue
+        with handle:
+            try:
+                data = handle.read(LIBPOD_USER_LIMIT).decode('utf-8', 'replace')
+            except OSError:
+                continue
+        position = 0
+        for _count in range(MAPPING_LISTS):
+            match = _LIBPOD_PORT_MAPPINGS.search(data, position)
+            if match is None:
+                break
+            start = match.end() - 1
+            try:
+                mappings, end = decoder.raw_decode(data[start:start + MAPPING_WINDOW])
+            except (ValueError, RecursionError):
+                position = match.end()  # cut short (a record split across pages), not JSON, or nested too deep
+                continue
+            position = start + end
+            for protocol, host_ip, first, count, inside in _port_mappings(mappings):
+                total += count
+                if total > MAPPING_PORTS:
+                    return {}
+                for offset in range(count):
+                    out.setdefault((protocol, first + offset), set()).add((host_ip, inside + offset))
     return out
 
 
@@ -165,6 +358,13 @@ class Catalog(object):
         self._libpod = None
         self._notes = {}
         self._rootless_ports = {}
+        self._cgroup_mounts = None
+
+    def cgroup_mounts(self):
+        """This process's cgroup hierarchies (``cgroup_mounts``), read once per run."""
+        if self._cgroup_mounts is None:
+            self._cgroup_mounts = cgroup_mounts()
+        return self._cgroup_mounts
 
     def _libpod_names(self):
         """{pod or container id: name} from libpod's state files (the only place a pod's name is kept)."""
@@ -201,54 +401,11 @@ class Catalog(object):
                     home = pwd.getpwuid(uid).pw_dir
                 except (KeyError, OverflowError):
                     home = None
-            self._rootless_ports[uid] = self._read_port_mappings(uid, home) if home else []
-        found = {inside + port - first for proto, host_ip, first, count, inside in self._rootless_ports[uid]
-                 if proto == protocol and first <= port < first + count and host_ip in ('', address)}
+            self._rootless_ports[uid] = _user_port_mappings(uid, home) if home else {}
+        found = self._rootless_ports[uid].get((protocol, port), set())
+        inside = {to for host_ip, to in found if host_ip in ('', address)}
         # Two answers (a removed container's record left beside the running one's): unknown, not a guess.
-        return found.pop() if len(found) == 1 else None
-
-    @staticmethod
-    def _read_port_mappings(uid, home):
-        """Every port mapping in the user's libpod state files.
-
-        The files are the user's: only a regular file the user owns is read
-        (not a FIFO that would hang the gather, a device, or root's file behind
-        a symlink), and each mapping list is parsed within a bounded window, a
-        bounded number of times, so no file of theirs makes the gather slow.
-        """
-        root = os.path.join(home, '.local', 'share', 'containers', 'storage')
-        decoder = json.JSONDecoder()
-        out, seen = [], set()
-        for name in LIBPOD_DBS:
-            try:
-                handle = os.fdopen(os.open(os.path.join(root, name), os.O_RDONLY | os.O_NONBLOCK), 'rb')
-            except OSError:
-                continue
-            with handle:
-                try:
-                    info = os.fstat(handle.fileno())
-                    if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or info.st_size > LIBPOD_DB_LIMIT:
-                        continue
-                    data = handle.read(LIBPOD_DB_LIMIT).decode('utf-8', 'replace')
-                except OSError:
-                    continue
-            position = 0
-            for _count in range(MAPPING_LISTS):
-                match = _LIBPOD_PORT_MAPPINGS.search(data, position)
-                if match is None:
-                    break
-                start = match.end() - 1
-                try:
-                    mappings, end = decoder.raw_decode(data[start:start + MAPPING_WINDOW])
-                except ValueError:
-                    position = match.end()  # cut short (a record split across pages), or not JSON
-                    continue
-                position = start + end
-                for mapping in _port_mappings(mappings):
-                    if mapping not in seen:  # bolt may hold a container's record more than once
-                        seen.add(mapping)
-                        out.append(mapping)
-        return out
+        return inside.pop() if len(inside) == 1 else None
 
     def is_sandbox(self, runtime, cid, pod=None):
         """True for a pod's pause/infra container: it holds the namespace, the workload is another container.

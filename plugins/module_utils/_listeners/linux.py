@@ -143,16 +143,21 @@ def _namespace_containers(ns, catalog, own_id=None):
     """
     container, members = None, {}
     for pid in ns.pids:
+        fd = containers.open_process(pid, owners.PROC, ns.inode)
+        if fd is None:
+            continue  # gone, or its pid is another process's by now
         try:
-            with open('%s/%d/cgroup' % (owners.PROC, pid), 'rb') as handle:
-                text = handle.read()
+            text = containers.read_at(fd, 'cgroup')
         except OSError:
             continue
+        finally:
+            os.close(fd)
         ref = containers.from_cgroup(text)
         if ref is None or ref[1] == own_id:
             continue
-        if containers.delegated(text):
-            # A cgroup its user made: the id it names may be anyone's, so nothing is looked up by it.
+        if containers.root_made(text, ref[1], catalog.cgroup_mounts()) is not True:
+            # A cgroup its user made (or one whose maker cannot be told): the id it names may be anyone's,
+            # so nothing is looked up by it.
             container = containers.rootless(ref[0], ref[1])
             break
         if catalog.is_sandbox(*ref):
@@ -172,7 +177,7 @@ def _namespace_containers(ns, catalog, own_id=None):
 def _conmon_container(ns, catalog):
     """The podman container of a namespace whose processes' cgroups name none (rootless, no systemd)."""
     for pid in ns.pids:
-        found = containers.conmon_parent(pid, owners.PROC)
+        found = containers.conmon_parent(pid, owners.PROC, ns.inode)
         if found is not None:
             cid, uid = found
             # root's conmon is rootful podman with cgroups disabled: root's own files name it.
@@ -183,7 +188,7 @@ def _conmon_container(ns, catalog):
 def _other_namespaces(own, protocols, families, warnings):
     """[(inode, records, ifnames, container, addresses)] of every other network namespace, a summary, and
     {inode: {pid: container}} for pods whose namespace holds several workload containers."""
-    found, unreadable = netns.discover()
+    found, unreadable, unmounted = netns.discover()
     others = [ns for inode, ns in sorted(found.items()) if inode != own]
     got = netns.collect_each(others, protocols, families, with_addresses=True)
     catalog = containers.Catalog()
@@ -214,6 +219,12 @@ def _other_namespaces(own, protocols, families, warnings):
         why = '' if os.geteuid() == 0 else ' (this run is not root: entering a namespace needs CAP_SYS_ADMIN)'
         warnings.append('namespaces=all: %d of %d other network namespaces could not be read%s, so their listeners '
                         'are missing: %s' % (len(failed), len(others), why, '; '.join(failed)))
+    if unmounted:
+        # Said, not counted as a failure: a namespace that is gone has no listeners, but one mounted where this
+        # gather cannot see it (another mount namespace) and used by no process would be missed.
+        warnings.append('namespaces=all: %d named network namespace files have no namespace mounted on them here '
+                        '(left behind by a namespace that is gone, or mounted in another mount namespace), so they '
+                        'were not read: %s' % (len(unmounted), ', '.join(unmounted)))
     if unreadable:
         warnings.append('namespaces=all: the network namespace of %d processes could not be read (ptrace access '
                         'to /proc/PID/ns/net was refused), so namespaces only they use are missing' % unreadable)
@@ -422,11 +433,15 @@ def _link_published(listeners, table, sources, own, runner):
     for lst in listeners:
         if lst['netns'] != own:
             targets.setdefault((lst['netns'], lst['protocol'], lst['port']), []).append(lst)
-    container_ns = {}
+    container_ns, claimed_twice = {}, set()
     for lst in listeners:
         cid = (lst.get('container') or {}).get('id')
-        if cid:
-            container_ns.setdefault(cid, lst['netns'])
+        if cid and container_ns.setdefault(cid, lst['netns']) != lst['netns']:
+            # One container is one namespace: a second one naming the id (a rootless record, whose id its user
+            # chose) makes it name neither, rather than whichever came first.
+            claimed_twice.add(cid)
+    for cid in claimed_twice:
+        del container_ns[cid]
     # No container address to reach, no DNAT rule can reach one: iptables and nft are not run.
     rules = containers.dnat_rules(runner) if by_ip else []
     catalog = containers.Catalog()
@@ -460,8 +475,8 @@ def _link_published(listeners, table, sources, own, runner):
         for pid in lst['pids']:
             proc = table.get(str(pid)) or {}
             fwd = containers.forwarder(proc.get('name'), proc.get('cmdline'))
-            if fwd is None:
-                continue
+            if fwd is None or (fwd['via'] != 'rootlessport' and proc.get('uid') != 0):
+                continue  # docker-proxy and conmon of a rootful runtime run as root; anyone can take their names
             ip, port = fwd['address'], fwd['port']
             ns_inode = by_ip.get(ip) if ip else container_ns.get(fwd['container_id'])
             if fwd['via'] == 'rootlessport':

@@ -60,12 +60,13 @@ def _nsfs_device(proc=PROC):
 
 
 def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
-    """(namespaces by inode, unreadable process count).
+    """(namespaces by inode, unreadable process count, named entries with no namespace mounted on them).
 
     ``netns_of`` (pid -> inode) is what an owner pass already read; only the rest is read here.
     """
     found = {}
     unreadable = 0
+    unmounted = []
     nsfs = _nsfs_device(proc)
     for directory in named_dirs:
         try:
@@ -79,8 +80,9 @@ def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
             except OSError:
                 continue  # removed meanwhile
             if nsfs is not None and stat.st_dev != nsfs:
-                # A mount point whose namespace is gone (docker leaves them behind a container that failed to
-                # start, `ip netns add` one it could not mount): a plain file, no namespace, no listeners.
+                # No namespace is mounted on it here: its namespace is gone (docker leaves such files behind a
+                # container that failed to start), or it is mounted in a mount namespace this one does not see.
+                unmounted.append(path)
                 continue
             inode = stat.st_ino
             ns = found.get(inode) or found.setdefault(inode, Namespace(inode))
@@ -110,7 +112,7 @@ def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
             ns.path = '%s/%s/ns/net' % (proc, name)
     for ns in found.values():
         ns.pids.sort()
-    return found, unreadable
+    return found, unreadable, unmounted
 
 
 def _setns(fd):

@@ -48,9 +48,14 @@ class PlanError(ValueError):
 
 
 def dnat_forwarder(listener):
-    """The name of the container port forwarder that holds this listener, or None."""
+    """The name of the container port forwarder that holds this listener, or None.
+
+    Only one running as root counts: the runtimes that DNAT run their
+    forwarders as root, and any user can call a process docker-proxy to keep
+    its port from being blocked.
+    """
     for proc in (listener or {}).get('processes') or ():
-        if proc.get('name') in DNAT_FORWARDERS:
+        if proc.get('name') in DNAT_FORWARDERS and proc.get('uid') == 0:
             return proc['name']
     return None
 

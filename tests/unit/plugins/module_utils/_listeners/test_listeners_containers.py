@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -218,14 +219,44 @@ def test_a_target_address_shared_by_two_namespaces_or_with_the_host_is_not_linke
 ROOTLESS_CGROUP = ('0::/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-%s.scope/container\n' % CID)
 
 
-def test_a_cgroup_its_user_made_is_delegated():
-    # The user chose that path, so the id it names may be root's container's: it names no one but its own.
+def _hierarchy(tmp_path, owner_of=None):
+    """A cgroup v2 mount and a v1 pids mount (mountinfo as the kernel writes it), with directories in them."""
+    v2, v1 = tmp_path / 'unified', tmp_path / 'pids dir'
+    manager = v2 / 'user.slice' / 'user-1000.slice' / 'user@1000.service'
+    for top in (v2, v1):
+        (top / 'libpod_parent' / ('libpod-%s' % CID)).mkdir(parents=True)
+    (manager / 'user.slice' / ('libpod-%s.scope' % CID) / 'container').mkdir(parents=True)
+    if owner_of is not None:  # what systemd hands the user, and what the user made in it
+        for path in (manager, manager / 'user.slice', manager / 'user.slice' / ('libpod-%s.scope' % CID)):
+            os.chown(path, owner_of, -1)
+    mountinfo = tmp_path / 'mountinfo'
+    mountinfo.write_text('30 25 0:26 / %s rw,nosuid shared:4 - cgroup2 cgroup2 rw\n'
+                         '31 25 0:27 / %s rw,nosuid shared:5 - cgroup cgroup rw,pids\n'
+                         '32 25 8:1 / / rw - ext4 /dev/sda1 rw\n' % (v2, str(v1).replace(' ', '\\040')))
+    return containers.cgroup_mounts(str(mountinfo))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to hand a directory to another user')
+def test_a_cgroup_a_user_made_names_no_root_container(tmp_path):
+    # The user chose that path, so the id it names may be root's container's: the record keeps the id only.
+    mounts = _hierarchy(tmp_path, owner_of=1000)
     assert containers.from_cgroup(ROOTLESS_CGROUP) == ('podman', CID, None)
-    assert containers.delegated(ROOTLESS_CGROUP) and containers.delegated(ROOTLESS_CGROUP.encode())
-    assert not containers.delegated(PODMAN_CGROUP)
-    assert not containers.delegated('0::/system.slice/docker-%s.scope\n' % CID)
+    assert containers.root_made(ROOTLESS_CGROUP, CID, mounts) is False
+    assert containers.root_made(ROOTLESS_CGROUP.encode(), CID, mounts) is False
+    # Root's own cgroups, in the v1 hierarchy (a mount point with a space in its name) and in v2.
+    assert containers.root_made('4:pids:/libpod_parent/libpod-%s\n' % CID, CID, mounts) is True
+    assert containers.root_made('0::/libpod_parent/libpod-%s\n' % CID, CID, mounts) is True
+    # A hierarchy this mount namespace does not show, or a cgroup gone: cannot be told, so not root's.
+    assert containers.root_made('5:memory:/libpod_parent/libpod-%s\n' % CID, CID, mounts) is None
+    assert containers.root_made('0::/gone/libpod-%s\n' % CID, CID, mounts) is None
     assert containers.rootless('podman', CID) == {'runtime': 'podman', 'id': CID, 'name': None, 'image': None,
                                                   'pod': None}
+
+
+def test_cgroup_mounts_read_only_cgroup_hierarchies(tmp_path):
+    mounts = _hierarchy(tmp_path)
+    assert [(root, point.endswith('pids dir'), has) for root, point, has in mounts] == [
+        ('/', False, None), ('/', True, frozenset(('rw', 'pids')))]
 
 
 def _process(proc, pid, ppid, comm='x', exe='/usr/bin/x', argv=('x',)):
@@ -279,17 +310,72 @@ def test_rootless_port_reads_the_users_libpod_mappings(tmp_path):
     assert containers.Catalog().rootless_port(uid, 'tcp', '127.0.0.1', 18090, home=str(home)) is None
 
 
+def _mapping(host_port, inside=80, count=1, protocol='tcp'):
+    return ('"newPortMappings":[{"host_ip":"","container_port":%d,"host_port":%d,"range":%d,"protocol":"%s"}]'
+            % (inside, host_port, count, protocol))
+
+
 def test_rootless_port_reads_only_a_regular_file_the_user_owns(tmp_path):
-    record = '"newPortMappings":[{"host_ip":"","container_port":80,"host_port":18091,"range":1,"protocol":"tcp"}]'
     owned = tmp_path / 'owned'
-    path = _libpod_state(owned, record)
-    assert containers.Catalog().rootless_port(os.getuid(), 'tcp', '0.0.0.0', 18091, home=str(owned)) == 80
+    path = _libpod_state(owned, _mapping(18091))
+    uid = os.getuid()
+    assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(owned)) == 80
     # Another user's file (root's, behind a symlink in the home) is not this user's state.
-    assert containers.Catalog().rootless_port(os.getuid() + 1, 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+    assert containers.Catalog().rootless_port(uid + 1, 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
     path.unlink()
     os.mkfifo(path)  # would hang a plain open() until someone writes
-    assert containers.Catalog().rootless_port(os.getuid(), 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
-    # A hostile file of unterminated lists costs one bounded window per list, a bounded number of times.
+    assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+    # A symlink is never followed, at the file or at any directory: opening a device already acts.
     path.unlink()
-    _libpod_state(owned, '"newPortMappings":["' * 200000)
-    assert containers.Catalog().rootless_port(os.getuid(), 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+    path.symlink_to('/dev/null')
+    assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+    elsewhere = tmp_path / 'elsewhere'
+    _libpod_state(elsewhere, _mapping(18091))
+    storage = owned / '.local' / 'share' / 'containers' / 'storage'
+    (storage / 'libpod').unlink() if (storage / 'libpod').is_symlink() else shutil.rmtree(storage / 'libpod')
+    (storage / 'libpod').symlink_to(elsewhere / '.local' / 'share' / 'containers' / 'storage' / 'libpod')
+    assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(owned)) is None
+
+
+def test_rootless_port_reads_a_hostile_state_file_in_bounded_time_and_memory(tmp_path):
+    home, uid = tmp_path / 'home', os.getuid()
+
+    def port(text, host_port=18091):
+        _libpod_state(home, text)
+        return containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', host_port, home=str(home))
+    # Unterminated lists: one bounded window each, a bounded number of times.
+    assert port('"newPortMappings":["' * 200000 + _mapping(18091)) is None
+    # Nested deeper than the parser's recursion limit, then a good list: the bad one is skipped.
+    assert port('"newPortMappings":' + '[' * 15000 + ' ' + _mapping(18091)) == 80
+    # Only real protocols: a list of made-up ones makes no mappings.
+    assert port(_mapping(18091, protocol=','.join('p%d' % i for i in range(5000)))) is None
+    assert port(_mapping(18091, protocol='udp,tcp')) == 80
+    # No port above 65535, and past MAPPING_PORTS ports in all the user's ports are unknown.
+    assert port(_mapping(65535, count=2)) is None
+    assert port(_mapping(1, count=40000) + _mapping(40001, count=30000) + _mapping(18091)) is None
+
+
+def test_forwarders_not_run_by_root_and_ids_two_namespaces_claim_link_nothing(monkeypatch):
+    # A user's process named docker-proxy or conmon, or a rootless record naming the id of root's container,
+    # must not link a host port to a container (nor take the link from the real one).
+    from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux, schema
+
+    def listener(ns_inode, port, pid=None, container=None):
+        lst = schema.strip_to_compact(schema.make_listener('tcp', 'ipv4', '0.0.0.0', port, netns=ns_inode))
+        lst['pids'] = [pid] if pid else []
+        if container:
+            lst['container'] = container
+        return lst
+    root_web = listener(333, 8080, container={'runtime': 'podman', 'id': CID, 'name': 'web', 'image': None,
+                                              'pod': None})
+    users_twin = listener(222, 8080, container=containers.rootless('podman', CID))
+    proxy = listener(1, 18080, pid=10)
+    conmon = listener(1, 18081, pid=11)
+    table = {'10': {'pid': 10, 'name': 'docker-proxy', 'uid': 1000,
+                    'cmdline': 'docker-proxy -container-ip 10.88.0.3 -container-port 8080'},
+             '11': {'pid': 11, 'name': 'conmon', 'uid': 0, 'cmdline': 'conmon -c %s' % CID}}
+    sources = [(333, [], {}, None, {'10.88.0.3'}), (222, [], {}, None, {'10.0.2.100'})]
+    monkeypatch.setattr(containers, 'dnat_rules', lambda runner: [])
+    linux._link_published([root_web, users_twin, proxy, conmon], table, sources, 1, runner=None)
+    assert 'forwards_to' not in proxy and 'published' not in root_web and 'published' not in users_twin
+    assert conmon['forwards_to']['netns'] is None  # the id names two namespaces: neither

@@ -130,6 +130,15 @@ def test_container_forwarder_is_not_blocked_in_vain():
     assert [b['port'] for b in result['block']] == [8081]
 
 
+def test_a_user_process_named_like_a_forwarder_is_blocked():
+    # Any user can call a process docker-proxy; only root's forwarders publish DNAT'd container ports.
+    fake = make_process(80, 'docker-proxy', exe='/home/mallory/docker-proxy', cmdline='docker-proxy', user='mallory',
+                        uid=1000)
+    impostor = lst(8082, fake)
+    result, out = plan([finding(impostor)], [impostor], mode='enforce')
+    assert statuses(out) == {8082: 'block'} and [b['port'] for b in result['block']] == [8082]
+
+
 def test_rootless_podman_port_is_blocked_like_any_host_listener():
     # rootlessport accepts on its own host socket (no DNAT rule): the host's input filter reaches it.
     rootless = lst(18090, proc(79, 'rootlessport', unit='user@1000.service'))
