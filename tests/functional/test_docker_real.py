@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tarfile
 import time
@@ -24,9 +23,9 @@ import uuid
 import pytest
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux, netns
-from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.engine import evaluate
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.layering import build_policy
+from published_checks import assert_found_and_published, free_host_port, listeners_at, netns_of, wait_for_listener
 
 BUSYBOX = '/bin/busybox'
 IMAGE = 'hostsec-ports-test/busybox:latest'
@@ -85,61 +84,31 @@ def image(daemon, tmp_path_factory):
     return IMAGE
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
-def _in(result, inode, port):
-    return [lst for lst in expand(result) if lst['netns'] == inode and lst['port'] == port]
-
-
 @pytest.fixture(scope='module')
 def container(image):
     name = 'hostsec-docker-%s' % uuid.uuid4().hex[:8]
-    host_port = _free_port()
+    host_port = free_host_port()
     cid = _docker('run', '-d', '--name', name, '-p', '127.0.0.1:%d:8080' % host_port, image,
                   BUSYBOX, 'httpd', '-f', '-p', '8080').stdout.decode().strip()
     try:
-        pid = int(_docker('inspect', '-f', '{{.State.Pid}}', name).stdout.decode().strip())
-        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
-        for _attempt in range(200):  # httpd binds right after start; up to 20 s on a loaded machine
-            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8080):
-                break
-            time.sleep(0.1)
-        yield {'name': name, 'id': cid, 'pid': pid, 'inode': inode, 'host_port': host_port}
+        pid, address = _docker('inspect', '-f', '{{.State.Pid}} {{.NetworkSettings.IPAddress}}',
+                               name).stdout.decode().split()
+        inode = netns_of(int(pid))
+        wait_for_listener(inode)
+        yield {'name': name, 'id': cid, 'pid': int(pid), 'inode': inode, 'host_port': host_port, 'address': address}
     finally:
         _docker('rm', '-f', name, check=False)
 
 
 def test_docker_container_listener_found_attributed_and_published(container):
-    result = linux.gather(namespaces='all', protocols=['tcp'])
-    found = _in(result, container['inode'], 8080)
-    assert len(found) == 1
-    lst = validate_listener(found[0])
-    assert lst['container'] == {'runtime': 'docker', 'id': container['id'], 'name': container['name'],
-                                'image': IMAGE, 'pod': None}
-    assert [(p['pid'], p['name']) for p in lst['processes']] == [(container['pid'], 'busybox')]
-    assert lst['published'] == [{'address': '127.0.0.1', 'port': container['host_port'], 'protocol': 'tcp',
-                                 'via': 'docker-proxy', 'netns': result['netns']}]
-    host = _in(result, result['netns'], container['host_port'])
-    assert len(host) == 1 and [p['name'] for p in host[0]['processes']] == ['docker-proxy']
-    assert host[0]['forwards_to']['netns'] == container['inode'] and host[0]['forwards_to']['port'] == 8080
-    assert host[0]['forwards_to']['container']['name'] == container['name']
-    summary = [ns for ns in result['namespaces'] if ns['netns'] == container['inode']]
-    assert summary and summary[0]['entered'] is True and summary[0]['container']['runtime'] == 'docker'
-
-
-def test_default_gather_sees_only_the_published_host_port(container):
-    default = linux.gather(protocols=['tcp'])
-    assert not _in(default, container['inode'], 8080)
-    host = _in(default, default['netns'], container['host_port'])
-    assert len(host) == 1 and 'forwards_to' not in host[0]
+    record = {'runtime': 'docker', 'id': container['id'], 'name': container['name'], 'image': IMAGE, 'pod': None}
+    lst = assert_found_and_published(container, record, via='docker-proxy', forwarder='docker-proxy',
+                                     forwards_to_address=container['address'])
+    assert [p['name'] for p in lst['processes']] == ['busybox']
 
 
 def test_policy_allows_by_docker_container_name_and_image(container):
-    listeners = _in(linux.gather(namespaces='all', protocols=['tcp']), container['inode'], 8080)
+    listeners = listeners_at(linux.gather(namespaces='all', protocols=['tcp']), container['inode'], 8080)
 
     def kinds(policy):
         return [f['kind'] for f in evaluate(build_policy(policy=policy), listeners)['findings']]

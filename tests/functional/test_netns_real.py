@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
+from published_checks import assert_found_and_published, free_host_port, netns_of, wait_for_listener
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -122,9 +123,7 @@ def container():
         pytest.skip('podman or the test image %s is missing (make image), or the podman lock %s stayed busy'
                     % (IMAGE, LOCK))
     name = 'hostsec-netns-%s' % uuid.uuid4().hex[:8]
-    with socket.socket() as probe:  # a free host port for the published one
-        probe.bind(('127.0.0.1', 0))
-        host_port = probe.getsockname()[1]
+    host_port = free_host_port()
     run = _podman('run', '-d', '--name', name, '-p', '127.0.0.1:%d:8080' % host_port, IMAGE,
                   'python3', '-m', 'http.server', '8080')
     if run.returncode != 0:
@@ -132,35 +131,16 @@ def container():
     try:
         cid = run.stdout.strip().splitlines()[-1]
         pid = int(_podman('inspect', '-f', '{{.State.Pid}}', name, check=True).stdout.strip())
-        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
-        for _attempt in range(200):  # the server binds shortly after start (up to 20 s on a loaded machine)
-            result = linux.gather(namespaces='all', protocols=['tcp'])
-            if _in(result, inode, 8080):
-                break
-            time.sleep(0.1)
+        inode = netns_of(pid)
+        wait_for_listener(inode)
         yield {'name': name, 'id': cid, 'pid': pid, 'inode': inode, 'host_port': host_port}
     finally:
         _podman('rm', '-f', '-t', '0', name)
 
 
 def test_podman_container_listener_found_attributed_and_published(container):
-    result = linux.gather(namespaces='all', protocols=['tcp'])
-    found = _in(result, container['inode'], 8080)
-    assert len(found) == 1
-    lst = validate_listener(found[0])
-    assert lst['container'] == {'runtime': 'podman', 'id': container['id'], 'name': container['name'],
-                                'image': IMAGE, 'pod': None}
-    assert [p['pid'] for p in lst['processes']] == [container['pid']]
-    assert lst['published'] == [{'address': '127.0.0.1', 'port': container['host_port'], 'protocol': 'tcp',
-                                 'via': 'conmon', 'netns': result['netns']}]
-    host = _in(result, result['netns'], container['host_port'])
-    assert len(host) == 1 and host[0]['processes'][0]['name'] == 'conmon'
-    assert host[0]['forwards_to']['netns'] == container['inode'] and host[0]['forwards_to']['port'] == 8080
-    assert host[0]['forwards_to']['container']['name'] == container['name']
-    # The default gather sees the published host port only, as before.
-    default = linux.gather(protocols=['tcp'])
-    assert not _in(default, container['inode'], 8080) and _in(default, default['netns'], container['host_port'])
-    assert 'forwards_to' not in _in(default, default['netns'], container['host_port'])[0]
+    record = {'runtime': 'podman', 'id': container['id'], 'name': container['name'], 'image': IMAGE, 'pod': None}
+    assert_found_and_published(container, record, via='conmon', forwarder='conmon')
 
 
 # Two listeners on one port in the container: 0.0.0.0:8080 (IPv4 only) and [::]:8080 with IPV6_V6ONLY. IPv6

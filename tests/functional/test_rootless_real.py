@@ -13,7 +13,6 @@ import io
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -22,9 +21,9 @@ import uuid
 import pytest
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux
-from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.engine import evaluate
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.layering import build_policy
+from published_checks import assert_found_and_published, free_host_port, listeners_at, netns_of, wait_for_listener
 
 USER = 'hostsec-rootless'
 HOME = '/var/lib/hostsec-rootless'
@@ -81,19 +80,13 @@ def _busybox_tar():
     return out.getvalue()
 
 
-def _in(result, inode, port):
-    return [lst for lst in expand(result) if lst['netns'] == inode and lst['port'] == port]
-
-
 @pytest.fixture(scope='module')
 def container(user):
     made = _podman(user, 'import', '-', IMAGE, stdin=_busybox_tar())
     if made.returncode != 0:
         pytest.skip('rootless podman cannot run here: %s' % made.stderr.decode(errors='replace')[-300:])
     name = 'hostsec-rootless-%s' % uuid.uuid4().hex[:8]
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        host_port = probe.getsockname()[1]
+    host_port = free_host_port()
     run = _podman(user, 'run', '-d', '--name', name, '-p', '127.0.0.1:%d:8080' % host_port, IMAGE,
                   BUSYBOX, 'httpd', '-f', '-p', '8080')
     if run.returncode != 0:
@@ -101,34 +94,23 @@ def container(user):
     try:
         cid = run.stdout.decode().strip().splitlines()[-1]
         pid = int(_podman(user, 'inspect', '-f', '{{.State.Pid}}', name, check=True).stdout.decode().strip())
-        inode = int(os.readlink('/proc/%d/ns/net' % pid)[5:-1])
-        for _attempt in range(200):
-            if _in(linux.gather(namespaces='all', protocols=['tcp']), inode, 8080):
-                break
-            time.sleep(0.1)
+        inode = netns_of(pid)
+        wait_for_listener(inode)
         yield {'name': name, 'id': cid, 'pid': pid, 'inode': inode, 'host_port': host_port}
     finally:
         _podman(user, 'rm', '-f', '-t', '0', name)
 
 
 def test_rootless_container_found_named_by_id_and_its_rootlessport_linked(user, container):
-    result = linux.gather(namespaces='all', protocols=['tcp'])
-    found = _in(result, container['inode'], 8080)
-    assert len(found) == 1
-    lst = validate_listener(found[0])
     # No cgroup names it (cgroupfs, no systemd): its parent conmon does. Its name is its user's choice, not kept.
-    assert lst['container'] == {'runtime': 'podman', 'id': container['id'], 'name': None, 'image': None, 'pod': None}
-    assert [(p['pid'], p['user']) for p in lst['processes']] == [(container['pid'], user['name'])]
-    assert lst['published'] == [{'address': '127.0.0.1', 'port': container['host_port'], 'protocol': 'tcp',
-                                 'via': 'rootlessport', 'netns': result['netns']}]
-    host = _in(result, result['netns'], container['host_port'])
-    assert len(host) == 1 and [p['name'] for p in host[0]['processes']] == ['rootlessport']
-    assert host[0]['forwards_to'] == {'netns': container['inode'], 'address': None, 'port': 8080,
-                                      'container': lst['container']}
+    record = {'runtime': 'podman', 'id': container['id'], 'name': None, 'image': None, 'pod': None}
+    lst = assert_found_and_published(container, record, via='rootlessport', forwarder='rootlessport',
+                                     forwards_to_address=None)
+    assert [p['user'] for p in lst['processes']] == [user['name']]
 
 
 def test_a_container_rule_never_allows_a_name_any_user_can_choose(container):
-    listeners = _in(linux.gather(namespaces='all', protocols=['tcp']), container['inode'], 8080)
+    listeners = listeners_at(linux.gather(namespaces='all', protocols=['tcp']), container['inode'], 8080)
     findings = evaluate(build_policy(policy={'allow': [{'port': 8080, 'container': container['name']}]}),
                         listeners)['findings']
     assert [f['kind'] for f in findings] == ['wrong_owner']
