@@ -25,10 +25,11 @@ export PATH := $(BIN):$(PATH)
 
 SYS_PACKAGES := podman runc debootstrap nftables iproute2 procps uidmap slirp4netns fuse-overlayfs shellcheck git chromium
 SYS_COMMANDS := podman runc debootstrap nft ip ps shellcheck git chromium
-# The docker engine and a static busybox for tests/functional/test_docker_real.py. Without recommends:
+# The docker engine (with containerd) and a static busybox for tests/functional/test_docker_real.py and
+# test_containerd_real.py. Without recommends:
 # docker.io recommends apparmor and needrestart, which would change this machine for every other test.
 DOCKER_PACKAGES := docker.io busybox-static
-DOCKER_COMMANDS := dockerd docker-proxy busybox
+DOCKER_COMMANDS := dockerd docker-proxy containerd ctr busybox
 
 .PHONY: audit test test-build test-docs test-compat test-oldest-python test-ee test-minbase test-unit test-data test-sanity test-lint test-molecule test-windows \
         venv sysdeps collection image bench clean
