@@ -252,8 +252,8 @@ listeners:
         name:
           description:
             - Container name, or the C(ip netns) name (V(null) for an unnamed namespace).
-            - V(null) for a rootless container (one whose cgroup root did not make, or whose parent is a
-              conmon run by a user other than root). Its user chose the name, and a policy rule
+            - V(null) for a rootless container (one whose cgroup root alone could not have named, or whose
+              parent is a conmon not run by root). Its user chose the name, and a policy rule
               (C(container:)) must never match what any local user can name. Its C(runtime) and C(id) are
               still given.
           type: str

@@ -114,14 +114,18 @@ def _unescape(field):
 
 
 def root_made(data, cid, mounts):
-    """Whether the cgroup that names ``cid`` was made by root: True, False, or None when it cannot be told.
+    """Whether root alone could have named the cgroup that names ``cid``: True, False, or None when it cannot be told.
 
-    Every directory of the cgroup, from under the hierarchy's mount down to
-    the one whose name holds the id, must belong to root. A user who was
-    handed a subtree (a systemd user manager's user@UID.service, a
-    Delegate=yes service, cgroupfs delegation, an unprivileged LXC) owns it,
-    and may name a directory in it after the id of root's container: its
-    record is then the rootless one, never root's container's name and image.
+    Who can give a directory its name is whoever can write its parent: every
+    directory above the one whose name holds the id, up to and including the
+    hierarchy's mount, must belong to root and be writable by no group or
+    other user. A user handed a subtree (a systemd user manager's
+    user@UID.service, a Delegate=yes service, cgroupfs delegation, an
+    unprivileged LXC) owns a directory on that path, and could name one in it
+    after the id of root's container (cgroup v1 also lets a directory be
+    renamed in place). Its record is then the rootless one, never root's
+    container's name and image. The directory of the id itself may be anyone's:
+    a runtime hands a user-namespaced container its own cgroup.
     """
     if isinstance(data, bytes):
         data = data.decode('utf-8', 'replace')
@@ -140,19 +144,23 @@ def root_made(data, cid, mounts):
                 continue
             relative = path[len(root):] if root != '/' else path
             cut = relative.find('/', relative.find(cid))
-            relative = relative if cut < 0 else relative[:cut]
-            verdict = _owned_by_root(point, [c for c in relative.split('/') if c])
+            components = [c for c in (relative if cut < 0 else relative[:cut]).split('/') if c]
+            if not components or any(c in ('.', '..') for c in components):
+                continue  # a cgroup outside this gather's cgroup namespace shows as /../...: not under this mount
+            verdict = _parents_root_only(point, components[:-1])
             if verdict is not None:
                 return verdict
     return None
 
 
-def _owned_by_root(point, components):
+def _parents_root_only(point, components):
     current = point
     try:
-        for component in components:
-            current = os.path.join(current, component)
-            if os.lstat(current).st_uid != 0:
+        for component in [None] + components:
+            if component is not None:
+                current = os.path.join(current, component)
+            info = os.lstat(current)
+            if info.st_uid != 0 or info.st_mode & 0o022 or not stat.S_ISDIR(info.st_mode):
                 return False
     except OSError:
         return None  # gone meanwhile, or a hierarchy this mount namespace does not show
@@ -197,13 +205,48 @@ def read_at(dir_fd, name, limit=1024 * 1024):
         os.close(fd)
 
 
+def real_root(dir_fd):
+    """Whether the process runs as root through and through: real, effective, saved and filesystem uid 0.
+
+    The owner of /proc/PID is the effective uid only: a setuid-root program a
+    user starts under a forwarder's name (a symlink called docker-proxy to
+    su) has effective uid 0 and the user's real uid.
+    """
+    for line in read_at(dir_fd, 'status').splitlines():
+        if line.startswith(b'Uid:'):
+            return line.split()[1:5] == [b'0', b'0', b'0', b'0']
+    return False
+
+
+def runs_program(dir_fd, name):
+    """Whether the process's executable is called ``name`` (a comm is only the name of what was run)."""
+    exe = os.readlink('exe', dir_fd=dir_fd)
+    if exe.endswith(' (deleted)'):
+        exe = exe[:-len(' (deleted)')]  # upgraded under a running process
+    return os.path.basename(exe) == name
+
+
+def root_forwarder(pid, name, proc='/proc'):
+    """Whether ``pid`` is root's own ``name`` (docker-proxy, conmon): real root, running that executable."""
+    fd = open_process(pid, proc)
+    if fd is None:
+        return False
+    try:
+        return real_root(fd) and runs_program(fd, name)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _ppid(dir_fd):
     record = read_at(dir_fd, 'stat')
     return int(record[record.rindex(b')') + 2:].split()[1])  # "pid (comm) state ppid ..."; comm may hold ')'
 
 
 def conmon_parent(pid, proc='/proc', netns_inode=None):
-    """(container id, conmon's uid) when the parent of ``pid`` is conmon, podman's container monitor; else None.
+    """(container id, whether root runs that conmon) when the parent of ``pid`` is conmon, podman's container
+    monitor; else None.
 
     A rootless podman without a systemd user manager makes no cgroup per
     container, so its processes stay in their user's cgroup; their parent,
@@ -219,11 +262,12 @@ def conmon_parent(pid, proc='/proc', netns_inode=None):
     try:
         ppid = _ppid(child)
         parent = open_process(ppid, proc)
-        if parent is None:
+        if parent is None or not runs_program(parent, 'conmon'):
             return None
-        exe = os.readlink('exe', dir_fd=parent)
         argv = read_at(parent, 'cmdline').split(b'\0')
-        uid = os.fstat(parent).st_uid
+        # A conmon that is not root through and through (a user's, or a setuid program run under its name)
+        # is a user's: its container is rootless.
+        by_root = real_root(parent)
         if _ppid(child) != ppid:
             return None
     except (OSError, ValueError, IndexError):
@@ -232,13 +276,9 @@ def conmon_parent(pid, proc='/proc', netns_inode=None):
         os.close(child)
         if parent is not None:
             os.close(parent)
-    if exe.endswith(' (deleted)'):
-        exe = exe[:-len(' (deleted)')]  # conmon upgraded under a running container
-    if os.path.basename(exe) != 'conmon':
-        return None
     for i, arg in enumerate(argv[:-1]):
         if arg in (b'-c', b'--cid') and re.match(rb'[0-9a-f]{64}\Z', argv[i + 1]):
-            return argv[i + 1].decode('ascii'), uid
+            return argv[i + 1].decode('ascii'), by_root
     return None
 
 
@@ -264,40 +304,52 @@ def _port_mappings(mappings):
     return out
 
 
+def _mount_id(fd):
+    """The mount an fd is on, from /proc/self/fdinfo (no call into its filesystem), or None."""
+    try:
+        with open('/proc/self/fdinfo/%d' % fd, 'rb') as handle:
+            for line in handle:
+                if line.startswith(b'mnt_id:'):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _open_users_file(uid, home, parts):
     """A read-only file object for home/parts..., or None unless it is the user's own regular file.
 
-    Every directory is walked with O_NOFOLLOW from the home down, and must
-    be on the home's own filesystem: no symlink of the user's takes root to a
-    device (opening one already acts), and no mount of theirs (FUSE, an
-    automount) can hang the gather. The file must be a regular file the user
-    owns, within LIBPOD_USER_LIMIT.
+    The path is walked one O_PATH|O_NOFOLLOW step at a time from the home's
+    parent, and each step must stay on the parent's mount, checked by mount id
+    before the next step looks anything up: no symlink of the user's takes
+    root to a device (opening one already acts), and no mount of theirs (FUSE
+    on the home or below it, an automount) is ever asked a thing, so none can
+    hang the gather. A home that is itself a mount point (NFS, autofs) is not
+    read either. The file must then be a regular file the user owns, within
+    LIBPOD_USER_LIMIT, and only then is it opened for reading.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    path_flags = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+    fds = []
     try:
-        fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        device = os.fstat(fd).st_dev
-        for part in parts[:-1]:
-            child = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = child
-            if os.fstat(fd).st_dev != device:
-                return None
-        # O_NONBLOCK: were it a FIFO after all, the open returns at once and the fstat refuses it.
-        child = os.open(parts[-1], flags | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=fd)
-        info = os.fstat(child)
-        if (not stat.S_ISREG(info.st_mode) or info.st_uid != uid or info.st_dev != device
-                or info.st_size > LIBPOD_USER_LIMIT):
-            os.close(child)
+        fds.append(os.open(os.path.dirname(home.rstrip('/')) or '/', os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        mount = _mount_id(fds[0])
+        if mount is None:
             return None
-        return os.fdopen(child, 'rb')
+        for part in (os.path.basename(home.rstrip('/')),) + tuple(parts):
+            fds.append(os.open(part, path_flags, dir_fd=fds[-1]))
+            if _mount_id(fds[-1]) != mount:
+                return None
+        info = os.fstat(fds[-1])
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or info.st_size > LIBPOD_USER_LIMIT:
+            return None
+        # The same file, opened for reading now that it is known to be one (O_NONBLOCK: never wait on it).
+        return os.fdopen(os.open('/proc/self/fd/%d' % fds[-1], os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
+                                 | os.O_CLOEXEC), 'rb')
     except OSError:
         return None
     finally:
-        os.close(fd)
+        for fd in fds:
+            os.close(fd)
 
 
 def _user_port_mappings(uid, home):

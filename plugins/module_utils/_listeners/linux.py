@@ -130,7 +130,7 @@ def _own_container_id():
     return ref[1] if ref else None
 
 
-def _namespace_containers(ns, catalog, own_id=None):
+def _namespace_containers(ns, catalog, own_id=None, unverified=None):
     """(the container a namespace belongs to, {pid: workload container}) from its processes' cgroups.
 
     Outside a pod a namespace is one container's: the first process that names
@@ -155,10 +155,13 @@ def _namespace_containers(ns, catalog, own_id=None):
         ref = containers.from_cgroup(text)
         if ref is None or ref[1] == own_id:
             continue
-        if containers.root_made(text, ref[1], catalog.cgroup_mounts()) is not True:
-            # A cgroup its user made (or one whose maker cannot be told): the id it names may be anyone's,
+        made_by_root = containers.root_made(text, ref[1], catalog.cgroup_mounts())
+        if made_by_root is not True:
+            # A cgroup a user could name (or one whose maker cannot be told): the id it names may be anyone's,
             # so nothing is looked up by it.
             container = containers.rootless(ref[0], ref[1])
+            if made_by_root is None and unverified is not None:
+                unverified.append('%s %s' % (ref[0], ref[1][:12]))
             break
         if catalog.is_sandbox(*ref):
             if container is None:
@@ -179,9 +182,9 @@ def _conmon_container(ns, catalog):
     for pid in ns.pids:
         found = containers.conmon_parent(pid, owners.PROC, ns.inode)
         if found is not None:
-            cid, uid = found
+            cid, by_root = found
             # root's conmon is rootful podman with cgroups disabled: root's own files name it.
-            return catalog.describe('podman', cid) if uid == 0 else containers.rootless('podman', cid)
+            return catalog.describe('podman', cid) if by_root else containers.rootless('podman', cid)
     return None
 
 
@@ -197,9 +200,10 @@ def _other_namespaces(own, protocols, families, warnings):
     failed = []
     pod_members = {}
     own_id = _own_container_id()
+    unverified = []
     for ns in others:
         records, addresses, names, error = got[ns.inode]
-        container, members = _namespace_containers(ns, catalog, own_id)
+        container, members = _namespace_containers(ns, catalog, own_id, unverified)
         if len({c['id'] for c in members.values()}) > 1:
             # A pod: several workloads share the infra's namespace. Each listener is named after the container
             # of its owning process (below); one whose owner is unknown after the pod only, not a guess.
@@ -219,6 +223,11 @@ def _other_namespaces(own, protocols, families, warnings):
         why = '' if os.geteuid() == 0 else ' (this run is not root: entering a namespace needs CAP_SYS_ADMIN)'
         warnings.append('namespaces=all: %d of %d other network namespaces could not be read%s, so their listeners '
                         'are missing: %s' % (len(failed), len(others), why, '; '.join(failed)))
+    if unverified:
+        warnings.append('namespaces=all: %d containers are named by their id only (%s): this gather cannot see '
+                        'their cgroups in its own cgroup hierarchies (it runs in another cgroup or mount namespace), '
+                        'so it cannot tell that root made them, and a name or image, which container rules match, '
+                        'is never taken from a cgroup a user could have named' % (len(unverified), ', '.join(unverified)))
     if unmounted:
         # Said, not counted as a failure: a namespace that is gone has no listeners, but one mounted where this
         # gather cannot see it (another mount namespace) and used by no process would be missed.
@@ -435,11 +444,12 @@ def _link_published(listeners, table, sources, own, runner):
             targets.setdefault((lst['netns'], lst['protocol'], lst['port']), []).append(lst)
     container_ns, claimed_twice = {}, set()
     for lst in listeners:
-        cid = (lst.get('container') or {}).get('id')
-        if cid and container_ns.setdefault(cid, lst['netns']) != lst['netns']:
-            # One container is one namespace: a second one naming the id (a rootless record, whose id its user
-            # chose) makes it name neither, rather than whichever came first.
-            claimed_twice.add(cid)
+        record = lst.get('container') or {}
+        # Only records root's files named: a rootless record's id is its user's choice, and may be the id of
+        # root's container (neither taking nor sharing its link).
+        if record.get('id') and (record.get('name') or record.get('image')) \
+                and container_ns.setdefault(record['id'], lst['netns']) != lst['netns']:
+            claimed_twice.add(record['id'])  # one container is one namespace: then it names neither
     for cid in claimed_twice:
         del container_ns[cid]
     # No container address to reach, no DNAT rule can reach one: iptables and nft are not run.
@@ -475,8 +485,9 @@ def _link_published(listeners, table, sources, own, runner):
         for pid in lst['pids']:
             proc = table.get(str(pid)) or {}
             fwd = containers.forwarder(proc.get('name'), proc.get('cmdline'))
-            if fwd is None or (fwd['via'] != 'rootlessport' and proc.get('uid') != 0):
-                continue  # docker-proxy and conmon of a rootful runtime run as root; anyone can take their names
+            if fwd is None or (fwd['via'] != 'rootlessport'
+                               and not containers.root_forwarder(pid, fwd['via'], owners.PROC)):
+                continue  # a rootful runtime's docker-proxy and conmon are root's; anyone can take their names
             ip, port = fwd['address'], fwd['port']
             ns_inode = by_ip.get(ip) if ip else container_ns.get(fwd['container_id'])
             if fwd['via'] == 'rootlessport':

@@ -50,14 +50,26 @@ class PlanError(ValueError):
 def dnat_forwarder(listener):
     """The name of the container port forwarder that holds this listener, or None.
 
-    Only one running as root counts: the runtimes that DNAT run their
-    forwarders as root, and any user can call a process docker-proxy to keep
-    its port from being blocked.
+    Only root's own forwarder counts: one running as root whose executable
+    has that name. The runtimes that DNAT run their forwarders as root, and
+    any user can call a process docker-proxy (or start a setuid program
+    through a link of that name) to keep its port from being blocked. Left
+    open: a setuid-root program hard-linked under that name, which only
+    fs.protected_hardlinks=0 allows (the record holds the effective uid).
     """
     for proc in (listener or {}).get('processes') or ():
-        if proc.get('name') in DNAT_FORWARDERS and proc.get('uid') == 0:
-            return proc['name']
+        name = proc.get('name')
+        if name in DNAT_FORWARDERS and proc.get('uid') == 0 and _exe_name(proc.get('exe')) == name:
+            return name
     return None
+
+
+def _exe_name(exe):
+    if not isinstance(exe, str):
+        return None
+    if exe.endswith(' (deleted)'):
+        exe = exe[:-len(' (deleted)')]
+    return exe.replace('\\', '/').rsplit('/', 1)[-1]
 
 
 def linux_unit(listener):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -246,9 +247,19 @@ def test_a_cgroup_a_user_made_names_no_root_container(tmp_path):
     # Root's own cgroups, in the v1 hierarchy (a mount point with a space in its name) and in v2.
     assert containers.root_made('4:pids:/libpod_parent/libpod-%s\n' % CID, CID, mounts) is True
     assert containers.root_made('0::/libpod_parent/libpod-%s\n' % CID, CID, mounts) is True
-    # A hierarchy this mount namespace does not show, or a cgroup gone: cannot be told, so not root's.
+    # A hierarchy this mount namespace does not show, a cgroup gone, one outside this cgroup namespace: cannot
+    # be told, so not root's.
     assert containers.root_made('5:memory:/libpod_parent/libpod-%s\n' % CID, CID, mounts) is None
     assert containers.root_made('0::/gone/libpod-%s\n' % CID, CID, mounts) is None
+    assert containers.root_made('0::/../../libpod_parent/libpod-%s\n' % CID, CID, mounts) is None
+    # A root-owned parent any user may write: cgroup v1 lets a directory in it be renamed after root's id.
+    v1 = tmp_path / 'pids dir'
+    (v1 / 'shared' / ('libpod-%s' % CID)).mkdir(parents=True)
+    os.chmod(v1 / 'shared', 0o777)
+    assert containers.root_made('4:pids:/shared/libpod-%s\n' % CID, CID, mounts) is False
+    # A user-namespaced container's own cgroup is handed to its root user; the parents say who named it.
+    os.chown(v1 / 'libpod_parent' / ('libpod-%s' % CID), 100000, -1)
+    assert containers.root_made('4:pids:/libpod_parent/libpod-%s\n' % CID, CID, mounts) is True
     assert containers.rootless('podman', CID) == {'runtime': 'podman', 'id': CID, 'name': None, 'image': None,
                                                   'pod': None}
 
@@ -259,9 +270,10 @@ def test_cgroup_mounts_read_only_cgroup_hierarchies(tmp_path):
         ('/', False, None), ('/', True, frozenset(('rw', 'pids')))]
 
 
-def _process(proc, pid, ppid, comm='x', exe='/usr/bin/x', argv=('x',)):
+def _process(proc, pid, ppid, comm='x', exe='/usr/bin/x', argv=('x',), uids='0\t0\t0\t0'):
     (proc / str(pid)).mkdir()
     (proc / str(pid) / 'stat').write_bytes(b'%d (%s) S %d 1 1 0 -1\n' % (pid, comm.encode(), ppid))
+    (proc / str(pid) / 'status').write_text('Name:\t%s\nUid:\t%s\nGid:\t0\t0\t0\t0\n' % (comm, uids))
     (proc / str(pid) / 'exe').symlink_to(exe)
     (proc / str(pid) / 'cmdline').write_bytes(b'\0'.join(a.encode() for a in argv) + b'\0')
 
@@ -271,18 +283,32 @@ def test_conmon_parent_names_the_container_only_for_the_real_conmon(tmp_path):
     proc.mkdir()
     _process(proc, 10, 1, 'conmon', '/usr/bin/conmon', ('/usr/bin/conmon', '--api-version', '1', '-c', CID, '-n', 'web'))
     _process(proc, 11, 10, 'httpd) S 99 (', '/bin/busybox')  # a comm holding ') S 99 (' reads no other ppid
-    _process(proc, 20, 1, 'conmon', '/home/u/conmon (deleted)', ('conmon', '-c', CID))
+    _process(proc, 20, 1, 'conmon', '/home/u/conmon (deleted)', ('conmon', '-c', CID), uids='1000\t1000\t1000\t1000')
     _process(proc, 21, 20)
     _process(proc, 30, 1, 'conmon', '/tmp/fake', ('conmon', '-c', CID))  # called conmon, runs something else
     _process(proc, 31, 30)
     _process(proc, 40, 1, 'conmon', '/usr/bin/conmon', ('conmon', '-c', 'not-an-id'))
     _process(proc, 41, 40)
-    uid = (proc / '10').stat().st_uid
-    assert containers.conmon_parent(11, str(proc)) == (CID, uid)
-    assert containers.conmon_parent(21, str(proc)) == (CID, uid)
+    # A setuid-root program run by a user through a link named conmon: effective uid 0, real uid the user's.
+    _process(proc, 50, 1, 'conmon', '/home/u/conmon', ('conmon', '-c', CID), uids='1000\t0\t0\t0')
+    _process(proc, 51, 50)
+    assert containers.conmon_parent(11, str(proc)) == (CID, True)
+    assert containers.conmon_parent(21, str(proc)) == (CID, False)  # a user's conmon: a rootless container
     assert containers.conmon_parent(31, str(proc)) is None
     assert containers.conmon_parent(41, str(proc)) is None
+    assert containers.conmon_parent(51, str(proc)) == (CID, False)
     assert containers.conmon_parent(99, str(proc)) is None  # gone
+
+
+def test_a_forwarder_is_roots_own_program_run_by_root(tmp_path):
+    proc = tmp_path / 'proc'
+    proc.mkdir()
+    _process(proc, 10, 1, 'docker-proxy', '/usr/sbin/docker-proxy')
+    _process(proc, 11, 1, 'docker-proxy', '/usr/bin/su', uids='1000\t0\t0\t0')  # su started as docker-proxy
+    _process(proc, 12, 1, 'docker-proxy', '/home/u/docker-proxy', uids='1000\t1000\t1000\t1000')
+    _process(proc, 13, 1, 'docker-proxy', '/usr/bin/python3.11')  # root's, but another program
+    assert containers.root_forwarder(10, 'docker-proxy', str(proc)) is True
+    assert [containers.root_forwarder(pid, 'docker-proxy', str(proc)) for pid in (11, 12, 13, 99)] == [False] * 4
 
 
 def _libpod_state(home, text):
@@ -355,7 +381,7 @@ def test_rootless_port_reads_a_hostile_state_file_in_bounded_time_and_memory(tmp
     assert port(_mapping(1, count=40000) + _mapping(40001, count=30000) + _mapping(18091)) is None
 
 
-def test_forwarders_not_run_by_root_and_ids_two_namespaces_claim_link_nothing(monkeypatch):
+def test_forwarders_not_roots_and_rootless_twins_of_an_id_link_nothing(monkeypatch):
     # A user's process named docker-proxy or conmon, or a rootless record naming the id of root's container,
     # must not link a host port to a container (nor take the link from the real one).
     from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux, schema
@@ -376,6 +402,24 @@ def test_forwarders_not_run_by_root_and_ids_two_namespaces_claim_link_nothing(mo
              '11': {'pid': 11, 'name': 'conmon', 'uid': 0, 'cmdline': 'conmon -c %s' % CID}}
     sources = [(333, [], {}, None, {'10.88.0.3'}), (222, [], {}, None, {'10.0.2.100'})]
     monkeypatch.setattr(containers, 'dnat_rules', lambda runner: [])
+    # Which pids are root's own forwarders is read from /proc (test_a_forwarder_is_roots_own_program_run_by_root).
+    monkeypatch.setattr(containers, 'root_forwarder', lambda pid, name, proc: pid == 11)
     linux._link_published([root_web, users_twin, proxy, conmon], table, sources, 1, runner=None)
     assert 'forwards_to' not in proxy and 'published' not in root_web and 'published' not in users_twin
-    assert conmon['forwards_to']['netns'] is None  # the id names two namespaces: neither
+    # root's conmon still names root's container's namespace: the rootless twin neither takes nor shares it.
+    assert conmon['forwards_to']['netns'] == 333
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which('mount'), reason='needs root to mount')
+def test_rootless_port_never_looks_into_a_mount_in_or_on_the_home(tmp_path):
+    # A user may mount FUSE on their home or below it; one that never answers would hang whatever asks it.
+    # Here a bind mount stands for it: the walk stops at the mount without looking anything up in it.
+    home, uid = tmp_path / 'home', os.getuid()
+    _libpod_state(home, _mapping(18091))
+    assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(home)) == 80
+    for mounted in (home / '.local' / 'share', home):
+        subprocess.run(['mount', '--bind', str(mounted), str(mounted)], check=True)
+        try:
+            assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(home)) is None
+        finally:
+            subprocess.run(['umount', str(mounted)], check=True)

@@ -135,8 +135,11 @@ def test_a_user_process_named_like_a_forwarder_is_blocked():
     fake = make_process(80, 'docker-proxy', exe='/home/mallory/docker-proxy', cmdline='docker-proxy', user='mallory',
                         uid=1000)
     impostor = lst(8082, fake)
-    result, out = plan([finding(impostor)], [impostor], mode='enforce')
-    assert statuses(out) == {8082: 'block'} and [b['port'] for b in result['block']] == [8082]
+    # A setuid-root program started through a link of that name: effective uid 0, another executable.
+    setuid = lst(8083, make_process(81, 'docker-proxy', exe='/usr/bin/su', cmdline='docker-proxy', user='root', uid=0))
+    result, out = plan([finding(impostor), finding(setuid)], [impostor, setuid], mode='enforce')
+    assert statuses(out) == {8082: 'block', 8083: 'block'}
+    assert [b['port'] for b in result['block']] == [8082, 8083]
 
 
 def test_rootless_podman_port_is_blocked_like_any_host_listener():
