@@ -86,3 +86,42 @@ def test_pinned_identity_rules(impostor):
     # A deny rule takes the claimed name at its word: claiming to be sshd is enough to be denied.
     deny = build_policy(policy={'allow': [{'exposure': 'any'}], 'deny': [{'process': 'sshd'}]}, kb=kb)
     assert [f['kind'] for f in evaluate(deny, listeners, kb=kb)['findings']] == ['denied']
+
+
+def _cgroup_mount(fstype, option=None):
+    with open('/proc/self/mountinfo') as handle:
+        for line in handle:
+            fields = line.split()
+            tail = fields[fields.index('-') + 1:]
+            if tail[0] == fstype and (option is None or option in tail[2].split(',')):
+                return fields[4]
+    return None
+
+
+@pytest.mark.parametrize('fstype, option', [('cgroup2', None), ('cgroup', 'name=systemd')])
+def test_a_cgroup_name_that_plants_a_line_claims_no_unit(impostor, fstype, option):
+    # The kernel lets a cgroup's name hold \r; /proc/PID/cgroup then reads '0::/.../x\r0::nginx.service', which
+    # str.splitlines() would read as a line of its own naming nginx.service. A user with a delegated subtree
+    # (every systemd login) can make such a cgroup; root makes it here, for the nobody child.
+    mount = _cgroup_mount(fstype, option)
+    if mount is None:
+        pytest.skip('no %s hierarchy%s is mounted here' % (fstype, ' with ' + option if option else ''))
+    pid, port = impostor
+    parent = os.path.join(mount, 'hostsec-t-%d' % os.getpid())
+    planted = os.path.join(parent, 'x\r0::nginx.service')
+    os.makedirs(planted)
+    try:
+        with open(os.path.join(planted, 'cgroup.procs'), 'w') as procs:
+            procs.write(str(pid))
+        with open('/proc/%d/cgroup' % pid, 'rb') as handle:  # bytes: text mode would turn the \r into \n
+            assert b'\r0::nginx.service' in handle.read()
+        (lst,) = ours(port)
+        assert lst['processes'][0]['unit'] != 'nginx.service'
+        assert 'nginx.service' not in lst['services'] and 'nginx.service' not in lst['processes'][0]['services']
+        findings = evaluate(build_policy(policy={'allow': [{'port': port, 'unit': 'nginx.service'}]}), [lst])['findings']
+        assert [f['kind'] for f in findings] == ['wrong_owner']
+    finally:
+        with open(os.path.join(mount, 'cgroup.procs'), 'w') as procs:  # back to the root cgroup, then remove
+            procs.write(str(pid))
+        os.rmdir(planted)
+        os.rmdir(parent)

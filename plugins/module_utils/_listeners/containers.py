@@ -32,6 +32,7 @@ import re
 import socket
 import stat
 
+from .owners import CGROUP_CONTROL
 from .schema import make_container
 
 _ID = r'([0-9a-f]{64})'
@@ -66,25 +67,67 @@ DOCKER = '/var/lib/docker/containers'
 CONTAINERD_TASKS = '/run/containerd/io.containerd.runtime.v2.task'
 
 
+def cgroup_lines(data):
+    """[(controllers, path)] of /proc/PID/cgroup text, or None when a line holds a control character.
+
+    None means hostile: no container and no unit is read from such a text.
+    """
+    if isinstance(data, bytes):
+        data = data.decode('utf-8', 'replace')
+    out = []
+    for line in data.split('\n'):
+        if not line:
+            continue
+        if CGROUP_CONTROL.search(line):
+            return None
+        parts = line.split(':', 2)
+        if len(parts) == 3:
+            out.append((parts[1], parts[2]))
+    return out
+
+
+def _cgroup_match(data):
+    """(runtime, id, pod, [(controllers, path, where the id starts in path)]) or None.
+
+    The first runtime pattern (CGROUP_RUNTIMES order) that matches a line
+    decides; every line it matches must name the same id (hierarchies that
+    disagree name no container). The pod is read from the path above the
+    container's own cgroup only: below it, a user-namespaced container's root
+    may make cgroups of any name.
+    """
+    lines = cgroup_lines(data)
+    if not lines:
+        return None
+    for pattern, runtime in CGROUP_RUNTIMES:
+        hits = []
+        for controllers, path in lines:
+            match = pattern.search(path)
+            if match:
+                group = next(i for i, g in enumerate(match.groups(), 1) if g)
+                hits.append((controllers, path, match.group(group), match.start(group)))
+        if not hits:
+            continue
+        if runtime is None or len({hit[2] for hit in hits}) != 1:
+            return None
+        _controllers, path, cid, start = hits[0]
+        above = path[:path.rfind('/', 0, start) + 1]
+        if runtime == 'podman':
+            pod = PODMAN_POD.search(above)
+            pod = next(g for g in pod.groups() if g) if pod else None
+        else:
+            pod = POD_UID.search(above)
+            pod = pod.group(1).replace('_', '-') if pod else None
+        return runtime, cid, pod, [(c, p, at) for c, p, _cid, at in hits]
+    return None
+
+
 def from_cgroup(data):
     """(runtime, id, pod) from /proc/PID/cgroup text, or None when no container runtime made it.
 
     The pod is a Kubernetes pod UID or a podman pod id, when the cgroup path names one.
     """
-    if isinstance(data, bytes):
-        data = data.decode('utf-8', 'replace')
-    for pattern, runtime in CGROUP_RUNTIMES:
-        match = pattern.search(data)
-        if match:
-            if runtime is None:
-                return None
-            cid = next(g for g in match.groups() if g)
-            if runtime == 'podman':
-                pod = PODMAN_POD.search(data)
-                return runtime, cid, next(g for g in pod.groups() if g) if pod else None
-            pod = POD_UID.search(data)
-            return runtime, cid, pod.group(1).replace('_', '-') if pod else None
-    return None
+    match = _cgroup_match(data)
+    return match[:3] if match else None
 
 
 def cgroup_mounts(mountinfo='/proc/self/mountinfo'):
@@ -92,7 +135,7 @@ def cgroup_mounts(mountinfo='/proc/self/mountinfo'):
     out = []
     try:
         with open(mountinfo, 'rb') as handle:
-            lines = handle.read().decode('utf-8', 'replace').splitlines()
+            lines = handle.read().decode('utf-8', 'replace').split('\n')  # \n only: see owners.CGROUP_CONTROL
     except OSError:
         return out
     for line in lines:
@@ -125,32 +168,29 @@ def root_made(data, cid, mounts):
     after the id of root's container (cgroup v1 also lets a directory be
     renamed in place). Its record is then the rootless one, never root's
     container's name and image. The directory of the id itself may be anyone's:
-    a runtime hands a user-namespaced container its own cgroup.
+    a runtime hands a user-namespaced container its own cgroup. The component
+    checked is the one ``from_cgroup`` read the id from, in every hierarchy
+    that names it; one of them saying a user could have named it is enough.
     """
-    if isinstance(data, bytes):
-        data = data.decode('utf-8', 'replace')
-    for line in data.splitlines():
-        if cid not in line:
-            continue
-        parts = line.split(':', 2)
-        if len(parts) != 3:
-            continue
-        controllers, path = parts[1], parts[2]
+    match = _cgroup_match(data)
+    if match is None or match[1] != cid:
+        return None
+    verdicts = set()
+    for controllers, path, start in match[3]:
         wanted = None if not controllers else frozenset(controllers.split(','))
         for root, point, has in mounts:
             if (wanted is None) != (has is None) or (wanted is not None and not wanted <= has):
                 continue
             if root != '/' and not (path == root or path.startswith(root + '/')):
                 continue
-            relative = path[len(root):] if root != '/' else path
-            cut = relative.find('/', relative.find(cid))
-            components = [c for c in (relative if cut < 0 else relative[:cut]).split('/') if c]
-            if not components or any(c in ('.', '..') for c in components):
+            offset = len(root) if root != '/' else 0
+            above = [c for c in path[offset:path.rfind('/', 0, start)].split('/') if c]
+            if start < offset or any(c in ('.', '..') for c in above):
                 continue  # a cgroup outside this gather's cgroup namespace shows as /../...: not under this mount
-            verdict = _parents_root_only(point, components[:-1])
-            if verdict is not None:
-                return verdict
-    return None
+            verdicts.add(_parents_root_only(point, above))
+    if False in verdicts:
+        return False
+    return True if True in verdicts else None
 
 
 def _parents_root_only(point, components):
@@ -212,7 +252,11 @@ def real_root(dir_fd):
     user starts under a forwarder's name (a symlink called docker-proxy to
     su) has effective uid 0 and the user's real uid.
     """
-    for line in read_at(dir_fd, 'status').splitlines():
+    if os.fstat(dir_fd).st_uid != 0:
+        return False
+    # \n only: the kernel escapes it in the Name: line, not \r, so a process named '\rUid:\t0\t0\t0\t0'
+    # would otherwise plant a line of its own.
+    for line in read_at(dir_fd, 'status').split(b'\n'):
         if line.startswith(b'Uid:'):
             return line.split()[1:5] == [b'0', b'0', b'0', b'0']
     return False

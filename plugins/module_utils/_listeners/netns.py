@@ -154,7 +154,7 @@ def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
     found = set()
     try:
         with open(path) as handle:
-            lines = handle.read().splitlines()
+            lines = handle.read().split('\n')  # \n only: an interface name may hold \x1c, which splitlines() splits on
     except OSError:
         return found
     for line in lines:

@@ -25,6 +25,9 @@ PROC = '/proc'
 COMM_MAX = 15  # TASK_COMM_LEN - 1: longer names are cut by the kernel
 # The per-user systemd instance: units below it are the user's own, never the system's.
 USER_MANAGER = re.compile(r'^user@(\d+)\.service$')
+# The kernel ends each line of /proc/PID/cgroup with \n alone and lets a cgroup's name hold any other byte: a
+# name holding \r (or another separator str.splitlines() knows) would plant a line of its own.
+CGROUP_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 UNIT_SUFFIXES = ('.service', '.scope', '.socket', '.mount', '.swap', '.device', '.target', '.timer')
 
 
@@ -187,16 +190,21 @@ def _cgroup_paths(data):
     """
     if isinstance(data, bytes):
         data = text(data)
-    unified = legacy = None
-    for line in data.splitlines():
+    unified, legacy = [], []
+    # Lines end with \n alone; a cgroup's name may hold \r or other separators that would plant a line of its
+    # own ('x\r0::nginx.service' under a user's manager), so a text holding a control character names no unit.
+    for line in data.split('\n'):
+        if CGROUP_CONTROL.search(line):
+            return []
         parts = line.split(':', 2)
         if len(parts) != 3:
             continue
         if parts[0] == '0' and parts[1] == '':
-            unified = parts[2]
+            unified.append(parts[2])
         elif parts[1] == 'name=systemd':
-            legacy = parts[2]
-    return [path.strip() for path in (unified, legacy) if path]
+            legacy.append(parts[2])
+    # Each hierarchy appears once; a second line of one is no cgroup file the kernel wrote.
+    return [paths[0].strip() for paths in (unified, legacy) if len(paths) == 1 and paths[0]]
 
 
 def _first_unit(parts):

@@ -47,6 +47,14 @@ NFT = (
     # podman pods: cgroupfs (as recorded here, podman 4.3) and systemd cgroup managers
     ('0::/libpod_parent/%s/libpod-%s\n' % (POD, CID), ('podman', CID, POD)),
     ('0::/machine.slice/machine-libpod_pod_%s.slice/libpod-%s.scope\n' % (POD, CID), ('podman', CID, POD)),
+    # Lines end with \n alone: a user's cgroup named 'x\r0::docker-ID.scope' plants no line of its own.
+    ('0::/user.slice/user-1002.slice/user@1002.service/x\r0::docker-%s.scope\n' % CID, None),
+    ('0::/a\x85b/docker-%s.scope\n' % CID, ('docker', CID, None)),  # not a line break: one component
+    # Hierarchies naming two ids name no container.
+    ('4:pids:/docker/%s\n3:memory:/docker/%s\n' % (CID, INFRA), None),
+    # A pod is read above the container's cgroup only: below it, the container's root may name cgroups.
+    ('0::/system.slice/docker-%s.scope/kubepods/pod1b2c3d4e-0000-1111-2222-333344445555/x\n' % CID,
+     ('docker', CID, None)),
 ])
 def test_from_cgroup(cgroup, expected):
     assert containers.from_cgroup(cgroup) == expected
@@ -260,6 +268,17 @@ def test_a_cgroup_a_user_made_names_no_root_container(tmp_path):
     # A user-namespaced container's own cgroup is handed to its root user; the parents say who named it.
     os.chown(v1 / 'libpod_parent' / ('libpod-%s' % CID), 100000, -1)
     assert containers.root_made('4:pids:/libpod_parent/libpod-%s\n' % CID, CID, mounts) is True
+    # ... and what that root makes below its own cgroup, a podman-like cgroup inside a docker container's, is
+    # checked where the id was read (the podman pattern comes first): its parents hold the container's own
+    # directory, which is not root's. Neither the runtime nor the pod it names is taken.
+    outer = v1 / 'docker' / CID
+    (outer / 'libpod_parent' / POD / ('libpod-%s' % CID)).mkdir(parents=True)
+    os.chown(outer, 100000, -1)
+    inner = '4:pids:/docker/%s/libpod_parent/%s/libpod-%s\n' % (CID, POD, CID)
+    assert containers.from_cgroup(inner) == ('podman', CID, POD)
+    assert containers.root_made(inner, CID, mounts) is False
+    # A planted line is no line (see test_from_cgroup), so no verdict either.
+    assert containers.root_made('0::/user.slice/x\r0::/libpod_parent/libpod-%s\n' % CID, CID, mounts) is None
     assert containers.rootless('podman', CID) == {'runtime': 'podman', 'id': CID, 'name': None, 'image': None,
                                                   'pod': None}
 
@@ -297,6 +316,10 @@ def test_conmon_parent_names_the_container_only_for_the_real_conmon(tmp_path):
     assert containers.conmon_parent(31, str(proc)) is None
     assert containers.conmon_parent(41, str(proc)) is None
     assert containers.conmon_parent(51, str(proc)) == (CID, False)
+    # A name that plants a Uid: line of its own (the kernel does not escape \r in status): the real line counts.
+    _process(proc, 60, 1, '\rUid:\t0\t0\t0\t0', '/home/u/conmon', ('conmon', '-c', CID), uids='1002\t1002\t1002\t1002')
+    _process(proc, 61, 60)
+    assert containers.conmon_parent(61, str(proc)) == (CID, False)
     assert containers.conmon_parent(99, str(proc)) is None  # gone
 
 

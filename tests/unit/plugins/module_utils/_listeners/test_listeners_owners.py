@@ -53,6 +53,13 @@ def test_parse_unit_init_scope_and_empty():
     # Session scopes belong to the system manager.
     ('0::/user.slice/user-1000.slice/session-3.scope\n', 'session-3.scope', ['session-3.scope']),
     ('0::/machine.slice/machine-web.scope/system.slice/nginx.service\n', 'machine-web.scope', ['machine-web.scope']),
+    # Lines end with \n alone: a user's cgroup named 'x\r0::nginx.service' (str.splitlines() would make it a
+    # line of its own, naming a root service), or any other control character, names no unit at all.
+    ('0::/user.slice/user-1002.slice/user@1002.service/app.slice/x\r0::/system.slice/nginx.service\n', None, []),
+    ('0::/user.slice/user-1002.slice/user@1002.service/x\x1c0::/nginx.service\n', None, []),
+    ('0::/system.slice/a\tb.service\n', None, []),
+    # A second line of one hierarchy is no file the kernel wrote: it names none.
+    ('0::/system.slice/ssh.service\n0::/system.slice/nginx.service\n', None, []),
 ])
 def test_cgroup_units_first_unit_wins(cgroup, unit, services):
     assert owners.cgroup_units(cgroup) == (unit, services)
