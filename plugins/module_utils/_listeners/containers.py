@@ -667,7 +667,7 @@ def parse_iptables_nat(text):
     an address or a network 'address/prefix'; addresses of either family.
     """
     rules = []
-    for line in text.splitlines():
+    for line in text.split('\n'):
         match = _IPT.match(line.strip())
         if not match:
             continue
@@ -686,7 +686,7 @@ def parse_iptables_nat(text):
 def parse_nft(text):
     """DNAT rules from ``nft list ruleset`` (ip and ip6 tables): same tuples as parse_iptables_nat."""
     rules = []
-    for line in text.splitlines():
+    for line in text.split('\n'):
         match = _NFT.search(line)
         if not match:
             continue
