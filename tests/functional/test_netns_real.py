@@ -243,3 +243,29 @@ def test_podman_pod_listeners_name_their_own_container_and_the_pod(pod):
                                          'image': IMAGE, 'pod': pod['pod']}
     summary = [ns for ns in result['namespaces'] if ns['netns'] == pod['inode']]
     assert summary and summary[0]['container']['pod'] == pod['pod'] and summary[0]['entered']
+
+
+def test_an_interface_name_that_is_not_utf8_costs_nothing(tmp_path):
+    # The owner of a namespace (any user, in one of their own) may name its interfaces any bytes: if_inet6 then
+    # holds them, and the gather must read the namespace, not crash.
+    name = 'hostsec-t8-%d' % os.getpid()
+    subprocess.run(['ip', 'netns', 'add', name], check=True)
+    child = None
+    try:
+        subprocess.run(['ip', 'netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'name', b'\xff\xfe'], check=True)
+        subprocess.run(['ip', 'netns', 'exec', name, 'ip', 'link', 'set', b'\xff\xfe', 'up'], check=True)
+        child = subprocess.Popen(['ip', 'netns', 'exec', name, sys.executable, CHILD, '--only-one'],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        info = json.loads(child.stdout.readline())
+        inode = os.stat('/run/netns/' + name).st_ino
+        with open('/proc/%d/net/if_inet6' % info['pid'], 'rb') as handle:
+            assert b'\xff\xfe' in handle.read()
+        result = linux.gather(namespaces='all', protocols=['tcp'])
+        assert _in(result, inode, info['tcp4_loop'][3])
+        summary = [ns for ns in result['namespaces'] if ns['netns'] == inode]
+        assert summary and summary[0]['entered'] is True and summary[0]['error'] is None
+    finally:
+        if child is not None:
+            child.stdin.close()
+            child.wait(timeout=30)
+        subprocess.run(['ip', 'netns', 'del', name], check=False)

@@ -588,8 +588,10 @@ def forwarder(name, cmdline):
 
     if base == 'docker-proxy':
         port = arg('-container-port')
+        # ASCII digits, at most five, a real port: str.isdigit() takes '²', and int() refuses it.
+        port = int(port) if port and re.match(r'[0-9]{1,5}\Z', port) and 0 < int(port) < 65536 else None
         return {'via': 'docker-proxy', 'container_id': None, 'address': _canonical(arg('-container-ip')),
-                'port': int(port) if port and port.isdigit() else None}
+                'port': port}
     if base == 'conmon':
         return {'via': 'conmon', 'container_id': arg('-c') or arg('--cid'), 'address': None, 'port': None}
     if base in ('rootlessport', 'rootlessport-child'):

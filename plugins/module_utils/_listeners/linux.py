@@ -202,7 +202,7 @@ def _other_namespaces(own, protocols, families, warnings):
     own_id = _own_container_id()
     unverified = []
     for ns in others:
-        records, addresses, names, error = got[ns.inode]
+        records, addresses, names, error = got.get(ns.inode) or ([], set(), {}, 'not read (the reader stopped)')
         container, members = _namespace_containers(ns, catalog, own_id, unverified)
         if len({c['id'] for c in members.values()}) > 1:
             # A pod: several workloads share the infra's namespace. Each listener is named after the container
@@ -484,10 +484,12 @@ def _link_published(listeners, table, sources, own, runner):
             continue
         for pid in lst['pids']:
             proc = table.get(str(pid)) or {}
-            fwd = containers.forwarder(proc.get('name'), proc.get('cmdline'))
-            if fwd is None or (fwd['via'] != 'rootlessport'
-                               and not containers.root_forwarder(pid, fwd['via'], owners.PROC)):
+            name = os.path.basename(proc.get('name') or '')
+            if name in ('docker-proxy', 'conmon') and not containers.root_forwarder(pid, name, owners.PROC):
                 continue  # a rootful runtime's docker-proxy and conmon are root's; anyone can take their names
+            fwd = containers.forwarder(proc.get('name'), proc.get('cmdline'))
+            if fwd is None:
+                continue
             ip, port = fwd['address'], fwd['port']
             ns_inode = by_ip.get(ip) if ip else container_ns.get(fwd['container_id'])
             if fwd['via'] == 'rootlessport':

@@ -153,20 +153,22 @@ def ipv6_addresses(path='/proc/thread-self/net/if_inet6'):
     """
     found = set()
     try:
-        with open(path) as handle:
-            lines = handle.read().split('\n')  # \n only: an interface name may hold \x1c, which splitlines() splits on
+        # Bytes, split at \n alone: the last field is an interface name, which the namespace's owner (any user,
+        # in a namespace of their own) may make any bytes, \xff or \x1c included.
+        with open(path, 'rb') as handle:
+            lines = handle.read().split(b'\n')
     except OSError:
         return found
     for line in lines:
         fields = line.split()
         if len(fields) < 4 or len(fields[0]) != 32:
             continue
-        if fields[3] in ('10', '20'):  # scope host (loopback), scope link
+        if fields[3] in (b'10', b'20'):  # scope host (loopback), scope link
             continue
         try:
             if len(fields) > 4 and int(fields[4], 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
                 continue  # not (or never) usable: duplicate address detection has not passed
-            found.add(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0])))
+            found.add(socket.inet_ntop(socket.AF_INET6, bytes.fromhex(fields[0].decode('ascii'))))
         except (ValueError, OSError):
             continue
     return found
@@ -197,31 +199,38 @@ def collect_each(namespaces, protocols, families, with_addresses=False):
     def work():
         for ns in namespaces:
             try:
-                fd = os.open(ns.path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
-            except OSError as exc:
-                out[ns.inode] = ([], set(), {}, 'cannot open %s: %s' % (ns.path, exc.strerror))
-                continue
-            try:
-                _setns(fd)
-            except OSError as exc:
-                reason = exc.strerror
-                if exc.errno == errno.EPERM:
-                    reason += ' (entering a network namespace needs CAP_SYS_ADMIN)'
-                out[ns.inode] = ([], set(), {}, 'cannot enter: %s' % reason)
-                continue
-            finally:
-                os.close(fd)
-            try:
-                records = netlink.collect(protocols, families)
-            except netlink.NetlinkError as exc:
-                out[ns.inode] = ([], set(), {}, 'sock_diag: %s' % exc.strerror)
-                continue
-            names = {}
-            for _p, _f, recs in records:
-                for rec in recs:
-                    netlink.ifname(rec[3], names)
-            addresses = own_addresses() if with_addresses else set()
-            out[ns.inode] = (records, addresses, names, None)
+                read_one(ns)
+            except Exception as exc:  # pylint: disable=broad-except
+                # Whatever one namespace holds (its owner may be any user) costs that namespace only, and is said.
+                out[ns.inode] = ([], set(), {}, 'could not be read: %s: %s' % (type(exc).__name__, exc))
+
+    def read_one(ns):
+        try:
+            fd = os.open(ns.path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        except OSError as exc:
+            out[ns.inode] = ([], set(), {}, 'cannot open %s: %s' % (ns.path, exc.strerror))
+            return
+        try:
+            _setns(fd)
+        except OSError as exc:
+            reason = exc.strerror
+            if exc.errno == errno.EPERM:
+                reason += ' (entering a network namespace needs CAP_SYS_ADMIN)'
+            out[ns.inode] = ([], set(), {}, 'cannot enter: %s' % reason)
+            return
+        finally:
+            os.close(fd)
+        try:
+            records = netlink.collect(protocols, families)
+        except netlink.NetlinkError as exc:
+            out[ns.inode] = ([], set(), {}, 'sock_diag: %s' % exc.strerror)
+            return
+        names = {}
+        for _p, _f, recs in records:
+            for rec in recs:
+                netlink.ifname(rec[3], names)
+        addresses = own_addresses() if with_addresses else set()
+        out[ns.inode] = (records, addresses, names, None)
 
     thread = threading.Thread(target=work, name='hostsec-netns')
     thread.start()

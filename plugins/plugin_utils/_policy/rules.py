@@ -103,6 +103,10 @@ def parse_date(value, field_name='expires'):
     raise ValueError('%s: %r is not a date (expected YYYY-MM-DD)' % (field_name, value))
 
 
+# How the gatherer writes a unit of a user's systemd manager (see owners.cgroup_units): not a unit name.
+USER_MANAGER_UNIT = re.compile(r' \(user@\d+\)$')
+
+
 class Who:
     """Matches one text value exactly, case-folded, or by ``~regex`` (search)."""
 
@@ -140,6 +144,11 @@ class UnitWho(Who):
     __slots__ = ()
 
     def match(self, candidate):
+        if self.regex is not None and candidate and USER_MANAGER_UNIT.search(str(candidate)) \
+                and 'user@' not in self.text:
+            # 'nginx.service (user@1000)' is a name its user chose under their own manager: a pattern meant for
+            # system units (~^nginx) must not take it. One that says user@ means user units.
+            return False
         if Who.match(self, candidate):
             return True
         if self.exact is not None and candidate and '.' not in self.exact:

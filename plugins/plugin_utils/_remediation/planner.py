@@ -26,7 +26,7 @@ statuses; nothing else decides.
 
 from __future__ import annotations
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import namespace_label
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import listener_text, namespace_label
 from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import protect as _protect
 from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import windows
 
@@ -134,6 +134,11 @@ def _protected_units(listeners, protected, protect_units, platform):
     return out
 
 
+# Units whose cgroup holds other users' commands: a user's cron job or at job stays in cron's or atd's unit
+# (their PAM stacks make no session of their own), so its listener names that unit, chosen by the user.
+JOB_RUNNER_UNITS = ('cron.service', 'crond.service', 'cronie.service', 'anacron.service', 'atd.service')
+
+
 def _unit_protection(unit, ctx):
     """Why ``unit`` is never stopped, or None."""
     if ctx['platform'] == 'windows':
@@ -141,6 +146,9 @@ def _unit_protection(unit, ctx):
         if builtin:
             return builtin
         return ctx['protected_units'].get(unit.lower())
+    if unit in JOB_RUNNER_UNITS:
+        return ('unit %s runs other users\' jobs, so the process holding this port may be any user\'s job, not '
+                'the unit' % unit)
     return ctx['protected_units'].get(unit)
 
 
@@ -184,6 +192,15 @@ def _decide(finding, ctx):
                 '%s publishes this port for a container and the kernel forwards (DNAT) its traffic past the '
                 'host input filter, so a block here would change nothing; unpublish the port or bind it to '
                 '127.0.0.1 in the container runtime' % forwarder)
+        # A block drops the port and protocol on every address and family: another listener on it that the
+        # policy allows (root's nginx on 0.0.0.0:8080 beside anyone's [::]:8080) would be cut off with it.
+        sharing = sorted({listener_text(other) for other in ctx['allowed']
+                          if other.get('port') == lst['port'] and other.get('protocol') == lst['protocol']
+                          and namespace_label(other) is None})
+        if sharing:
+            return 'not remediated', None, (
+                'the port also serves allowed listener(s) %s, and a block drops it on every address; stop the '
+                'owner instead, or fix the policy' % ', '.join(sharing))
         return 'block', None, 'new inbound connections to %s are dropped by the %s firewall (%s)' % (
             _port_text(lst), ctx['backend'] or 'host', asked or 'the policy asks for block')
     unit, why_not = _stop_target(lst, ctx['platform'])

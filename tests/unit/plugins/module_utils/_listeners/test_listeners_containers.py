@@ -446,3 +446,9 @@ def test_rootless_port_never_looks_into_a_mount_in_or_on_the_home(tmp_path):
             assert containers.Catalog().rootless_port(uid, 'tcp', '0.0.0.0', 18091, home=str(home)) is None
         finally:
             subprocess.run(['umount', str(mounted)], check=True)
+
+
+def test_a_docker_proxy_port_that_is_no_port_is_none():
+    base = 'docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 -container-ip 172.17.0.2 -container-port '
+    for port, expected in (('80', 80), ('\u00b2', None), ('9' * 5000, None), ('99999', None), ('0', None)):
+        assert containers.forwarder('docker-proxy', base + port)['port'] == expected, port

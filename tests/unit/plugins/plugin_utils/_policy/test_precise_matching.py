@@ -73,6 +73,18 @@ def test_jmespath_match_rules(mk, kb):
         evaluate(build_policy(policy={'allow': [{'match': 'length(port) > `1`'}]}), [pg], kb=kb)
 
 
+def test_unit_patterns_never_take_a_unit_a_user_named_under_their_manager(mk, kb):
+    # Under user@UID.service its user names cgroups freely; the gatherer writes such a unit 'NAME (user@UID)'.
+    owner = mk.proc(4000, 'python3', user='mallory', uid=1000, unit=None, services=['nginx.service (user@1000)'])
+    mine = mk.lst('tcp', '0.0.0.0', 8088, owner)
+    for rule in ({'port': 8088, 'unit': '~^nginx'}, {'port': 8088, 'unit': '~nginx\\.service'},
+                 {'port': 8088, 'unit': 'nginx'}, {'port': 8088, 'unit': 'nginx.service'}):
+        assert kinds({'allow': [rule]}, [mine], kb) == [('wrong_owner', 8088)], rule
+    # A pattern that says user@ means user units, and the whole written name is exact.
+    assert kinds({'allow': [{'port': 8088, 'unit': '~^nginx.* \\(user@1000\\)$'}]}, [mine], kb) == []
+    assert kinds({'allow': [{'port': 8088, 'unit': 'nginx.service (user@1000)'}]}, [mine], kb) == []
+
+
 def test_container_rules(mk, kb):
     web = mk.lst('tcp', '0.0.0.0', 8080, mk.proc(900, 'conmon'))
     web['container'] = {'runtime': 'podman', 'id': 'abc', 'name': 'web-1', 'image': 'docker.io/library/nginx:1.25',

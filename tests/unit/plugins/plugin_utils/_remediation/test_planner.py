@@ -260,3 +260,23 @@ def test_listeners_in_containers_are_never_planned_for_the_host_firewall_or_unit
     assert result['stop'] == []
     # The same socket in a container and on the host are two findings with two ids.
     assert out[0]['id'] != out[2]['id']
+
+
+def test_no_block_of_a_port_an_allowed_listener_also_holds():
+    # A block drops the port on every address and family: anyone's [::]:8080 must not take root's nginx down.
+    nginx = lst(8080, proc(30, 'nginx', unit='nginx.service'))
+    other = lst(8080, make_process(31, 'python3', exe='/usr/bin/python3', cmdline='python3', user='mallory', uid=1000),
+                address='::')
+    result, out = plan([finding(other)], [nginx, other], mode='enforce')
+    assert out[0]['remediation']['status'] == 'not remediated' and result['block'] == []
+    assert 'also serves allowed listener(s) 0.0.0.0:8080/tcp (nginx)' in out[0]['remediation']['reason']
+
+
+def test_a_job_runner_unit_is_never_stopped():
+    # A user's cron or at job stays in cron's or atd's cgroup: its listener names a unit the user did not make.
+    for unit in ('cron.service', 'atd.service'):
+        job = lst(9100, make_process(40, 'xmrig', exe='/tmp/xmrig', cmdline='xmrig', user='mallory', uid=1000,
+                                     unit=unit, services=[unit]))
+        result, out = plan([finding(job, 'stop')], [job], mode='enforce')
+        assert out[0]['remediation']['status'] == 'protected' and result['stop'] == []
+        assert "runs other users' jobs" in out[0]['remediation']['reason']
