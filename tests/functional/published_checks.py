@@ -1,22 +1,67 @@
 # Copyright (c) hostsec.ports contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every real-container test checks: the container's listener found, attributed and linked to its host port.
+"""What every real-container test needs and checks: the runtime's daemon, and the container's listener found,
+attributed and linked to its host port.
 
-Shared by the podman (rootful), rootless podman and docker tests, whose
-containers all serve 8080/tcp inside and publish it on 127.0.0.1.
+Shared by the podman (rootful), rootless podman, docker and containerd tests,
+whose containers all serve 8080/tcp inside (and publish it on 127.0.0.1).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
+import subprocess
 import time
+
+import pytest
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import expand, validate_listener
 
 INSIDE_PORT = 8080
 UNCHECKED = object()
+BUSYBOX = '/bin/busybox'  # the containers' whole root filesystem: a static binary, nothing pulled
+DAEMON_WAIT = 60  # seconds for a daemon started here to answer
+
+
+def skip_unless_installed(tools, hint):
+    """Skip, naming what is missing, unless every tool and the static busybox are installed."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    missing += [] if os.path.exists(BUSYBOX) else [BUSYBOX]
+    if missing:
+        pytest.skip('%s missing: %s' % (', '.join(missing), hint))
+
+
+@contextlib.contextmanager
+def daemon_running(argv, answers, log_dir):
+    """The daemon that already answers (yields None), or ``argv`` started for the tests and stopped after them.
+
+    A daemon that cannot run here fails the tests with its own log, never skips them.
+    """
+    if answers():
+        yield None
+        return
+    log = log_dir / ('%s.log' % os.path.basename(argv[0]))
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + DAEMON_WAIT
+        while not answers():
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                '%s did not start (exit %s); its log:\n%s' % (argv[0], proc.poll(), log.read_text()[-3000:]))
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)  # it stops its containers (and a containerd of its own)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def listeners_at(result, netns, port):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 import uuid
@@ -25,11 +24,10 @@ import pytest
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.schema import validate_listener
-from published_checks import INSIDE_PORT, listeners_at, netns_of, wait_for_listener
+from published_checks import (BUSYBOX, INSIDE_PORT, daemon_running, listeners_at, netns_of, skip_unless_installed,
+                              wait_for_listener)
 
-BUSYBOX = '/bin/busybox'
 NAMESPACE = 'hostsec-test'  # containerd's namespace for these containers: never the CRI's own k8s.io
-DAEMON_WAIT = 60
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root (containerd and namespaces)')
 
@@ -45,30 +43,10 @@ def _answers():
 
 @pytest.fixture(scope='module')
 def daemon(tmp_path_factory):
-    missing = [tool for tool in ('containerd', 'ctr', 'containerd-shim-runc-v2') if shutil.which(tool) is None]
-    if missing or not os.path.exists(BUSYBOX):
-        pytest.skip('%s missing: make sysdeps installs containerd (with docker.io) and busybox-static'
-                    % ', '.join(missing + ([] if os.path.exists(BUSYBOX) else [BUSYBOX])))
-    if _answers():
-        yield None
-        return
-    log = tmp_path_factory.mktemp('containerd') / 'containerd.log'
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(['containerd'], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + DAEMON_WAIT
-        while not _answers():
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                'containerd did not start (exit %s); its log:\n%s' % (proc.poll(), log.read_text()[-3000:]))
-            time.sleep(0.2)
+    skip_unless_installed(('containerd', 'ctr', 'containerd-shim-runc-v2'),
+                          'make sysdeps installs containerd (with docker.io) and busybox-static')
+    with daemon_running(['containerd'], _answers, tmp_path_factory.mktemp('containerd')) as proc:
         yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _run(rootfs, cid, cgroup, annotations, *command, network=None):

@@ -13,11 +13,8 @@ a static busybox imported from a tarball made here, so nothing is pulled.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import tarfile
-import time
 import uuid
 
 import pytest
@@ -25,11 +22,10 @@ import pytest
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import linux, netns
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.engine import evaluate
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.layering import build_policy
-from published_checks import assert_found_and_published, free_host_port, listeners_at, netns_of, wait_for_listener
+from published_checks import (BUSYBOX, assert_found_and_published, daemon_running, free_host_port, listeners_at,
+                              netns_of, skip_unless_installed, wait_for_listener)
 
-BUSYBOX = '/bin/busybox'
 IMAGE = 'hostsec-ports-test/busybox:latest'
-DAEMON_WAIT = 60  # seconds for a daemon started here to answer
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root (docker and namespaces)')
 
@@ -46,32 +42,10 @@ def _answers():
 @pytest.fixture(scope='module')
 def daemon(tmp_path_factory):
     """The docker daemon: the one running here, else one started for these tests."""
-    missing = [tool for tool in ('docker', 'dockerd', 'docker-proxy') if shutil.which(tool) is None]
-    if missing or not os.path.exists(BUSYBOX):
-        pytest.skip('%s missing: make sysdeps installs docker.io and busybox-static'
-                    % ', '.join(missing + ([] if os.path.exists(BUSYBOX) else [BUSYBOX])))
-    if _answers():
-        yield None
-        return
-    log = tmp_path_factory.mktemp('dockerd') / 'dockerd.log'
-    with open(log, 'wb') as out:
-        proc = subprocess.Popen(['dockerd', '--iptables=false', '--ip6tables=false'], stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + DAEMON_WAIT
-        while not _answers():
-            # A daemon that cannot run here fails the tests with its own words, never skips them.
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                'dockerd did not start (exit %s); its log:\n%s' % (proc.poll(), log.read_text()[-3000:]))
-            time.sleep(0.2)
+    skip_unless_installed(('docker', 'dockerd', 'docker-proxy'), 'make sysdeps installs docker.io and busybox-static')
+    with daemon_running(['dockerd', '--iptables=false', '--ip6tables=false'], _answers,
+                        tmp_path_factory.mktemp('dockerd')) as proc:
         yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)  # it stops its containers and its own containerd
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope='module')
