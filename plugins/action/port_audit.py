@@ -20,7 +20,7 @@ from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings imp
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import parse_date
 from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import planner
 from ansible_collections.hostsec.ports.plugins.plugin_utils._remediation import protect as protection
-from ansible_collections.hostsec.ports.plugins.plugin_utils._role_options import unknown_variables
+from ansible_collections.hostsec.ports.plugins.plugin_utils import _role_options as role_options
 
 display = Display()
 
@@ -74,12 +74,38 @@ class ActionModule(GuardedAction):
     def _work(self, args, task_vars, result):
         return self._audit(args, task_vars, result)
 
-    def _audit(self, args, task_vars, result):
-        today = parse_date(args['now'], 'now') if args['now'] else datetime.date.today()
-        if args['known_vars'] is not None:
-            errors = unknown_variables(task_vars, args['known_vars'], prefix=args['vars_prefix'])
+    def _check_role_options(self, args, task_vars):
+        """The role's own checks (option names, rollback timing, hosts that left), before the KB or the host."""
+        prefix = args['vars_prefix']
+        errors = []
+        if args['require_all_play_hosts']:
+            errors += role_options.hosts_left_errors(task_vars.get('ansible_play_hosts_all'),
+                                                     task_vars.get('ansible_play_hosts'))
+        timing = args['rollback_timing']
+        if timing is not None:
+            errors += role_options.rollback_timing_errors(timing['confirm_timeout'], timing['rollback_timeout'], prefix)
+        if errors:
+            raise AuditError('Invalid options, nothing was changed on any host: ' + '; '.join(errors))
+        known = list(args['known_vars'] or ())
+        if args['known_vars_spec'] is not None:
+            where = 'known_vars_spec=%s' % args['known_vars_spec']
+            try:
+                with open(args['known_vars_spec'], 'rb') as handle:
+                    spec_text = handle.read()
+            except OSError as exc:
+                raise AuditError('%s: cannot be read (%s)' % (where, exc))
+            try:
+                known += role_options.option_names(spec_text, where)
+            except ValueError as exc:
+                raise AuditError(str(exc))
+        if args['known_vars'] is not None or args['known_vars_spec'] is not None:
+            errors = role_options.unknown_variables(task_vars, known, prefix=prefix)
             if errors:
                 raise AuditError('invalid variables, nothing was changed: ' + '; '.join(errors))
+
+    def _audit(self, args, task_vars, result):
+        today = parse_date(args['now'], 'now') if args['now'] else datetime.date.today()
+        self._check_role_options(args, task_vars)
         kb, kb_warning = _load_kb(args['kb_errors'])
         warnings = [kb_warning] if kb_warning else []
 

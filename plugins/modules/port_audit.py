@@ -140,6 +140,41 @@ options:
         passes its option names.
     type: list
     elements: str
+  known_vars_spec:
+    description:
+      - A role's C(meta/argument_specs.yml) on the controller. The options of its C(main) entry point are known
+        names, as in O(known_vars) (both may be given). A file that cannot be read, or holds no options for
+        C(main), fails the task.
+      - The role passes its own, so its option names have one source.
+    type: path
+    version_added: 0.3.0
+  rollback_timing:
+    description:
+      - The dead-man rollback's two timeouts, checked before anything else. The task fails unless
+        O(rollback_timing.confirm_timeout) is at least 1 and O(rollback_timing.rollback_timeout) is at least
+        O(rollback_timing.confirm_timeout). The timer counts from before the change, so a shorter one could
+        restore the old rules while the controller is still confirming the change.
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      confirm_timeout:
+        description: Seconds the controller waits for the host to answer after the change.
+        type: int
+        required: true
+      rollback_timeout:
+        description: Seconds after which the host restores its old rules unless the change was confirmed.
+        type: int
+        required: true
+  require_all_play_hosts:
+    description:
+      - Fail when a host of the play (C(ansible_play_hosts_all)) is no longer in it (C(ansible_play_hosts)),
+        naming each. A host whose options failed a role's argument spec check has left the play alone. The
+        role validates in a block with C(any_errors_fatal), so that host stops every host.
+      - A host that an earlier task of the play failed on, or could not reach, has left too. From here it
+        looks the same, so it stops the play as well.
+    type: bool
+    default: false
+    version_added: 0.3.0
   full_listeners:
     description:
       - Return RV(listeners) as full records, each with its C(processes) list, instead of the compact form.
@@ -442,6 +477,10 @@ ARGUMENT_SPEC = dict(
     backend=dict(type='str'),
     kb_errors=dict(type='str', default='fail', choices=['fail', 'tolerate']),
     known_vars=dict(type='list', elements='str'),
+    known_vars_spec=dict(type='path'),
+    rollback_timing=dict(type='dict', options=dict(confirm_timeout=dict(type='int', required=True),
+                                                   rollback_timeout=dict(type='int', required=True))),
+    require_all_play_hosts=dict(type='bool', default=False),
     ssh_connection=dict(type='str'),
     read_ssh_connection=dict(type='bool', default=True),
     full_listeners=dict(type='bool', default=False),

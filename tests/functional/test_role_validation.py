@@ -78,5 +78,15 @@ def test_one_host_with_a_bad_option_stops_every_host(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert 'port_policy_firewall_backend' in out and 'pf' in out, out
-    assert "the options of far failed the role's argument spec check" in out, out
+    assert "far left the play before the role's validation finished: the options of each failed the role's argument spec check" in out, out
     assert 'Audit listeners against the policy' not in out, out
+
+
+def test_rollback_shorter_than_the_confirmation_stops_every_host(tmp_path):
+    # Set on one host only: the other host stops too, and neither is contacted.
+    rc, out = run_enforce(tmp_path, 'port_policy_confirm_timeout=60 port_policy_rollback_timeout=30')
+    assert rc != 0, out
+    assert ('Invalid options, nothing was changed on any host: port_policy_rollback_timeout=30 must be at least '
+            'port_policy_confirm_timeout=60') in out, out
+    assert 'Audit listeners against the policy' not in out, out
+    assert 'UNREACHABLE' not in out, out

@@ -16,20 +16,9 @@ from __future__ import annotations
 import datetime
 import difflib
 import fnmatch
+import importlib
 import re
 from dataclasses import dataclass
-
-try:
-    import netaddr
-except ImportError:  # only exposure CIDRs need it; the error says so when one is used
-    netaddr = None
-
-try:
-    import jmespath
-    from jmespath.exceptions import JMESPathError
-except ImportError:  # only `match:` rules need it; the error says so when one is used
-    jmespath = None
-    JMESPathError = ValueError
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._portspec import (
     PortSpec, PortSpecError, looks_like_port_spec, parse_port_specs, parse_protocols,
@@ -66,6 +55,19 @@ SETTINGS_DEFAULTS = {
     'missing_severity': 'medium',
     'expiry_warning_days': 14,
 }
+
+
+def _optional_library(name):
+    """An optional controller library, imported on first use, or None when it is not installed.
+
+    Only exposure CIDRs need netaddr and only ``match:`` rules need jmespath; the
+    error says so when one is used. Most policies use neither, and every worker
+    of the play (a process per host and task) would import them again.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
 
 
 def close_names(value, choices):
@@ -217,25 +219,27 @@ class ContainerWho:
 class MatchExpr:
     """A JMESPath predicate over the listener record, compiled once with the policy."""
 
-    __slots__ = ('text', 'expr')
+    __slots__ = ('text', 'expr', 'error')
 
     def __init__(self, value, field_name='match'):
         self.text = value
         if not isinstance(value, str) or not value.strip():
             raise ValueError('%s: %r is not a JMESPath expression' % (field_name, value))
+        jmespath = _optional_library('jmespath')
         if jmespath is None:
             raise ValueError('%s: %r needs the Python library jmespath on the controller (pip install jmespath)'
                              % (field_name, value))
+        self.error = _optional_library('jmespath.exceptions').JMESPathError
         try:
             self.expr = jmespath.compile(value)
-        except JMESPathError as exc:
+        except self.error as exc:
             raise ValueError('%s: %r is not a valid JMESPath expression (%s)'
                              % (field_name, value, ' '.join(str(exc).split())))
 
     def match(self, listener):
         try:
             return _truthy(self.expr.search(listener))
-        except JMESPathError as exc:
+        except self.error as exc:
             # A type error at run time (e.g. length() of a number) is a policy error, never "no match".
             raise PolicyError('match: %r failed on %s/%s port %s: %s' % (
                 self.text, listener.get('address'), listener.get('protocol'), listener.get('port'), exc))
@@ -299,6 +303,7 @@ class Rule:
         if self.ceiling is not None and EXPOSURE_RANK[lst['exposure']] <= self.ceiling:
             return True
         if self.nets is not None:
+            netaddr = _optional_library('netaddr')  # there: self.nets was built with it
             try:
                 ip = netaddr.IPAddress(lst['address'])
             except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -440,6 +445,7 @@ def _exposure(value):
                              % (item,))
     ceiling = None
     nets = []
+    netaddr = None
     for item in items:
         text = str(item).strip()
         if text in EXPOSURE_RANK:
@@ -449,6 +455,7 @@ def _exposure(value):
         if text == 'any':
             ceiling = EXPOSURE_RANK['wildcard']
             continue
+        netaddr = netaddr or _optional_library('netaddr')
         if netaddr is None:
             raise ValueError('exposure: %r needs the Python library netaddr on the controller (pip install netaddr)'
                              % (item,))

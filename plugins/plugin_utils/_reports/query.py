@@ -13,20 +13,24 @@ filter: ``findings`` and ``listeners``, each item with its ``host``.
 
 from __future__ import annotations
 
-try:
-    import jmespath
-    from jmespath.exceptions import JMESPathError
-except ImportError:  # pragma: no cover - only without the controller package
-    jmespath = None
-    JMESPathError = ValueError
+import importlib
+
+
+def _jmespath():
+    """jmespath, imported when a query is given (most report runs have none), or None when not installed."""
+    try:
+        return importlib.import_module('jmespath')
+    except ImportError:  # pragma: no cover - only without the controller package
+        return None
 
 
 def compile_query(text):
+    jmespath = _jmespath()
     if jmespath is None:
         raise ValueError('query: needs the jmespath Python package on the controller (pip install jmespath)')
     try:
         return jmespath.compile(text)
-    except JMESPathError as exc:
+    except jmespath.exceptions.JMESPathError as exc:
         raise ValueError('query: %r is not a JMESPath expression: %s' % (text, exc))
 
 
@@ -42,5 +46,5 @@ def view(fleet):
 def run(expression, fleet):
     try:
         return expression.search(view(fleet))
-    except JMESPathError as exc:
+    except _jmespath().exceptions.JMESPathError as exc:
         raise ValueError('query: %s' % exc)

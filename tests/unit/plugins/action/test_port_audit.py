@@ -373,3 +373,23 @@ def test_unreadable_knowledge_base_fails_closed(monkeypatch):
         port_audit._load_kb('fail')
     kb, warning = port_audit._load_kb('tolerate')
     assert kb is None and 'highest severity their rule allows' in warning
+
+
+@pytest.mark.parametrize('spec, message', [
+    (None, 'known_vars_spec=%s: cannot be read'),
+    ('argument_specs: {main: {short_description: no options}}\n',
+     'known_vars_spec=%s: argument_specs.main.options is not a mapping of option names'),
+])
+def test_a_spec_that_names_no_options_fails_instead_of_knowing_nothing(tmp_path, spec, message):
+    path = tmp_path / 'argument_specs.yml'
+    if spec is not None:
+        path.write_text(spec)
+    rc, data, out = playbook(tmp_path, '''
+        - name: bad
+          hostsec.ports.port_audit:
+            listeners: []
+            known_vars_spec: %s
+          ignore_errors: true
+    ''' % path)
+    res = results(data)['bad']
+    assert res['failed'] is True and message % path in res['msg'], res

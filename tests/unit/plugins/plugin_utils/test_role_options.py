@@ -11,7 +11,8 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.hostsec.ports.plugins.plugin_utils._role_options import unknown_variables
+from ansible_collections.hostsec.ports.plugins.plugin_utils._role_options import (
+    hosts_left_errors, option_names, rollback_timing_errors, unknown_variables)
 
 SPECS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'port_policy', 'meta',
                      'argument_specs.yml')
@@ -46,3 +47,41 @@ def test_other_prefix():
     assert unknown_variables(['acme_allow__x', 'acme_alow'], [], prefix='acme') == [
         'variable acme_alow is not an option of the role (did you mean acme_allow?); options are listed in the '
         'role README, layered policy variables are acme_{allow,deny,require,settings}__<suffix>']
+
+
+def test_option_names_read_the_roles_spec_as_ansible_does(known):
+    with open(SPECS, 'rb') as handle:
+        assert option_names(handle.read(), 'spec') == known
+
+
+@pytest.mark.parametrize('text, error', [
+    (b'argument_specs: {main: {options: {}}}', 'spec: argument_specs.main.options is not a mapping of option names'),
+    (b'argument_specs: {other: {options: {a: {}}}}', 'spec: argument_specs.main.options is not a mapping'),
+    (b'- just a list', 'spec: argument_specs.main.options is not a mapping'),
+    (b'', 'spec: argument_specs.main.options is not a mapping'),
+    (b'argument_specs: {main: [', 'spec: not valid YAML'),
+    (b'a: !!python/object/apply:os.system [true]', 'spec: not valid YAML'),
+])
+def test_a_spec_without_options_is_an_error_never_an_empty_list(text, error):
+    # An empty list of known names would call every variable unknown; a python tag is never run.
+    with pytest.raises(ValueError, match='^' + error.replace('[', r'\[').replace('(', r'\(')):
+        option_names(text, 'spec')
+
+
+@pytest.mark.parametrize('confirm, rollback, ok', [
+    (30, 120, True), (30, 30, True), (1, 1, True), (30, 29, False), (0, 120, False), (-5, -10, False)])
+def test_rollback_timing(confirm, rollback, ok):
+    errors = rollback_timing_errors(confirm, rollback)
+    assert (errors == []) is ok
+    if not ok:
+        assert errors == ['port_policy_rollback_timeout=%d must be at least port_policy_confirm_timeout=%d (and that at '
+                          'least 1), so the rollback cannot fire while the controller is still confirming the change'
+                          % (rollback, confirm)]
+
+
+def test_hosts_that_left_the_play_are_named_in_play_order():
+    assert hosts_left_errors(['a', 'b', 'c'], ['a', 'b', 'c']) == []
+    assert hosts_left_errors([], []) == [] and hosts_left_errors(None, None) == []
+    [error] = hosts_left_errors(['web/1', 'db', '<b>x</b>', 'a'], ['a', 'db'])
+    assert error.startswith("web/1, <b>x</b> left the play before the role's validation finished: the options of each "
+                            "failed the role's argument spec check, or an earlier task")
