@@ -375,3 +375,26 @@ def test_root_without_cap_sys_ptrace_is_blamed_not_hidepid():
         assert 'lacks CAP_SYS_PTRACE' in text and 'hidepid' not in text, text
     finally:
         kid.stop()
+
+
+def test_a_process_dir_opened_before_the_process_ended_reads_nothing_of_its_successor():
+    """process_info reads through one fd of /proc/PID: once that process is gone, a process that
+    later takes its pid (or none) cannot lend it fields; the record is left out whole."""
+    from ansible_collections.hostsec.ports.plugins.module_utils._listeners import owners
+
+    proc = subprocess.Popen(['sleep', '30'])
+    ctx = owners.Context()
+    dir_fd = os.open('/proc/%d' % proc.pid, owners.PROCESS_DIR_FLAGS)
+    try:
+        assert owners._process_info(proc.pid, dir_fd, ctx)['name'] == 'sleep'
+        proc.kill()
+        proc.wait()  # reaped: the pid is free for the next process
+        successor = subprocess.Popen(['sleep', '30'])  # most likely another pid; either way, not this process
+        try:
+            assert owners._process_info(proc.pid, dir_fd, ctx) is None
+            assert owners.process_info(successor.pid, ctx)['name'] == 'sleep'
+        finally:
+            successor.kill()
+            successor.wait()
+    finally:
+        os.close(dir_fd)

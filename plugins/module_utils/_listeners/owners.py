@@ -253,40 +253,65 @@ def parse_cmdline(data):
     return data.split(b'\0')
 
 
-def full_name(comm, exe, argv, root=None):
+def full_name(comm, exe, argv, root=None, dir_fd=None):
     """Program name with the kernel's 15-byte comm cut repaired from exe or argv[0].
 
     ``argv[0]`` may be the path that was run (a symlink, so unlike exe it names the
     program as started) or a title the program wrote over it ('postgres: writer').
     The whole of it wins when it names a file that exists (under ``root``, the
-    process's /proc/PID/root, for an absolute path), so a name with a space after
-    the 15th byte is kept whole; otherwise only its part before the first space counts.
+    process's /proc/PID/root, for an absolute path; relative to ``dir_fd`` when
+    given), so a name with a space after the 15th byte is kept whole; otherwise
+    only its part before the first space counts.
     """
     if len(comm) >= COMM_MAX:
-        candidates = []
-        if exe:
-            candidates.append(os.path.basename(exe[:-10] if exe.endswith(b' (deleted)') else exe))
-        if argv:
-            whole = argv[0]
-            if b' ' in whole and _exists(whole, root):
-                candidates.append(os.path.basename(whole))
-            candidates.append(os.path.basename(whole.split(b' ')[0]))
-            candidates.append(os.path.basename(whole))
-        for cand in candidates:
+        for cand in _longer_names(exe, argv, root, dir_fd):
             if len(cand) > len(comm) and cand.startswith(comm):
                 return cand
     return comm
 
 
-def _exists(path, root):
-    if root is not None and path.startswith(b'/') and os.path.lexists(root + path):
-        return True
-    return b'/' in path and os.path.lexists(path)
+def _longer_names(exe, argv, root, dir_fd):
+    """Candidates for a cut comm, best first, made one at a time.
+
+    argv[0] is the process's own text: it is looked up on disk (which a FUSE
+    mount it points into could make slow) only when exe did not already name
+    the program.
+    """
+    if exe:
+        yield os.path.basename(exe[:-10] if exe.endswith(b' (deleted)') else exe)
+    if argv:
+        whole = argv[0]
+        if b' ' in whole and _exists(whole, root, dir_fd):
+            yield os.path.basename(whole)
+        yield os.path.basename(whole.split(b' ')[0])
+        yield os.path.basename(whole)
 
 
-def _read(path):
+def _exists(path, root, dir_fd=None):
+    """Whether argv[0] names a file as the process sees it.
+
+    An absolute path is looked up under the process's root, a relative one under
+    its working directory (``cwd`` beside ``root`` in /proc/PID), never in the
+    gatherer's own filesystem view. Without ``root`` the path is taken as is.
+    """
+    if b'/' not in path:
+        return False
+    if root is None:
+        where = path
+    elif path.startswith(b'/'):
+        where = root + path
+    else:
+        where = os.path.join(os.path.dirname(root), b'cwd', path)
+    try:
+        os.lstat(where, dir_fd=dir_fd)
+    except (OSError, ValueError):  # ValueError: a NUL byte cannot be in a path
+        return False
+    return True
+
+
+def _read(path, dir_fd=None):
     # os.open/os.read: a few thousand small /proc files, where io.open's layers cost more than the read.
-    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0), dir_fd=dir_fd)
     try:
         chunks = []
         while True:
@@ -335,37 +360,62 @@ class Context(object):
         return datetime.datetime.fromtimestamp(int(stamp), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
+# O_PATH: the fd only names the directory (no read permission needed on it).
+PROCESS_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_PATH', 0) | getattr(os, 'O_CLOEXEC', 0)
+
+
 def process_info(pid, ctx):
-    """The schema process record for one PID, or None when it has exited."""
-    base = '%s/%d/' % (ctx.proc, pid)
+    """The schema process record for one PID, or None when it has exited.
+
+    Every field is read through one directory fd of /proc/PID. The kernel ties
+    that directory to the process it was opened for: if the process exits and its
+    pid is reused meanwhile, the reads fail instead of mixing two processes'
+    fields (one's name, the other's user) into one record.
+    """
     try:
-        comm, ticks, state = parse_stat(_read(base + 'stat'))
+        dir_fd = os.open('%s/%d' % (ctx.proc, pid), PROCESS_DIR_FLAGS)
+    except OSError:
+        return None
+    try:
+        return _process_info(pid, dir_fd, ctx)
+    finally:
+        os.close(dir_fd)
+
+
+def _process_info(pid, dir_fd, ctx):
+    try:
+        comm, ticks, state = parse_stat(_read('stat', dir_fd))
     except (OSError, ValueError, IndexError):
         return None
     if state in ('Z', 'X'):
         return None
     try:
-        argv = parse_cmdline(_read(base + 'cmdline'))
+        argv = parse_cmdline(_read('cmdline', dir_fd))
     except OSError:
         argv = []
     try:
-        exe = os.readlink((base + 'exe').encode())
+        exe = os.readlink(b'exe', dir_fd=dir_fd)
     except OSError:
         exe = None  # another user's process, a kernel thread, or gone
     # The owner of the /proc/PID directory is the effective uid, even for a non-dumpable
     # process whose other entries the kernel makes root's (task_dump_owner() special-cases
     # the 0555 directory): one stat() instead of generating the whole status file.
     try:
-        uid = os.stat(base).st_uid
+        uid = os.fstat(dir_fd).st_uid
     except OSError:
         return None
     try:
-        unit, services = cgroup_units(_read(base + 'cgroup'))
+        unit, services = cgroup_units(_read('cgroup', dir_fd))
     except OSError:
         unit, services = None, []
+    try:
+        # Read last: a process that exited meanwhile fails here, so its record is left out whole.
+        os.stat('stat', dir_fd=dir_fd)
+    except OSError:
+        return None
     return make_process(
         pid=pid,
-        name=text(full_name(comm, exe, argv, (base + 'root').encode())),
+        name=text(full_name(comm, exe, argv, b'root', dir_fd)),
         exe=text(exe) if exe is not None else None,
         cmdline=' '.join(text(arg) for arg in argv) if argv else None,
         user=ctx.user(uid),

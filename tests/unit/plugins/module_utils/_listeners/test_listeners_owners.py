@@ -206,3 +206,38 @@ def test_context_reads_real_boot_time():
     assert ctx.btime and ctx.btime > 1e9
     assert ctx.user(0) == 'root'
     assert ctx.user(4000000) == '4000000'
+
+
+def test_full_name_looks_argv0_up_only_when_exe_did_not_name_the_program(tmp_path, monkeypatch):
+    # argv[0] is the process's own text: a path into a FUSE mount could stall a lookup, so exe goes first.
+    looked_up = []
+    real_lstat = os.lstat
+
+    def spy(path, *args, **kwargs):
+        looked_up.append(path)
+        return real_lstat(path, *args, **kwargs)
+    monkeypatch.setattr(owners.os, 'lstat', spy)
+    argv0 = b'/fuse/averylongprogram name2'
+    assert owners.full_name(b'averylongprogra', b'/usr/bin/averylongprogram name2', [argv0], root=b'/proc/1/root') \
+        == b'averylongprogram name2'
+    assert looked_up == []
+    assert owners.full_name(b'averylongprogra', b'/usr/bin/python3.11', [argv0], root=str(tmp_path).encode()) \
+        == b'averylongprogram'
+    assert looked_up == [str(tmp_path).encode() + argv0]
+
+
+def test_full_name_looks_a_relative_argv0_up_in_the_processs_working_directory(tmp_path):
+    # /proc/PID/cwd and /proc/PID/root side by side; the gatherer's own working directory plays no part.
+    (tmp_path / 'cwd' / 'bin').mkdir(parents=True)
+    (tmp_path / 'cwd' / 'bin' / 'averylongprogram name2').write_bytes(b'')
+    (tmp_path / 'root').mkdir()
+    root = str(tmp_path / 'root').encode()
+    assert owners.full_name(b'averylongprogra', None, [b'bin/averylongprogram name2'], root=root) \
+        == b'averylongprogram name2'
+    assert owners.full_name(b'averylongprogra', None, [b'/bin/averylongprogram name2'], root=root) == b'averylongprogram'
+    dir_fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert owners.full_name(b'averylongprogra', None, [b'bin/averylongprogram name2'], b'root', dir_fd) \
+            == b'averylongprogram name2'
+    finally:
+        os.close(dir_fd)
