@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 from ansible.errors import AnsibleError
 from ansible.utils.display import Display
@@ -27,6 +28,8 @@ display = Display()
 LINUX_GATHERER = 'hostsec.ports.listening_ports_info'
 WINDOWS_GATHERER = 'hostsec.ports.win_listening_ports_info'
 WINRM_CONNECTIONS = protection.WINRM_CONNECTIONS
+# In a result of a task with require_all_play_hosts: this host passed the role's checks.
+PASSED_KEY = 'role_checks_passed'
 
 
 class AuditError(Exception):
@@ -79,8 +82,10 @@ class ActionModule(GuardedAction):
         prefix = args['vars_prefix']
         errors = []
         if args['require_all_play_hosts']:
-            errors += role_options.hosts_left_errors(task_vars.get('ansible_play_hosts_all'),
-                                                     task_vars.get('ansible_play_hosts'))
+            play_hosts_all = task_vars.get('ansible_play_hosts_all') or ()
+            play_hosts = task_vars.get('ansible_play_hosts') or ()
+            errors += role_options.hosts_left_errors(
+                play_hosts_all, play_hosts, self._passed_before(task_vars, set(play_hosts_all) - set(play_hosts)))
         timing = args['rollback_timing']
         if timing is not None:
             errors += role_options.rollback_timing_errors(timing['confirm_timeout'], timing['rollback_timeout'], prefix)
@@ -103,9 +108,32 @@ class ActionModule(GuardedAction):
             if errors:
                 raise AuditError('invalid variables, nothing was changed: ' + '; '.join(errors))
 
+    def _passed_before(self, task_vars, left):
+        """Hosts among ``left`` whose registered result of this task says they passed its checks.
+
+        They left the play after this task ran for them (a later task failed them,
+        or an earlier serial batch or play ran them): no reason to stop the others.
+        Without ``register`` on the task nothing is known, so every host that left counts.
+        """
+        name = getattr(self._task, 'register', None)
+        hostvars = task_vars.get('hostvars')
+        if not name or not left or hostvars is None:
+            return set()
+        passed = set()
+        for host in left:
+            try:
+                registered = hostvars[host].get(name)
+            except Exception:  # pylint: disable=broad-except  # an unreadable result proves nothing: the host counts
+                continue
+            if isinstance(registered, Mapping) and registered.get(PASSED_KEY) is True and not registered.get('failed'):
+                passed.add(host)
+        return passed
+
     def _audit(self, args, task_vars, result):
         today = parse_date(args['now'], 'now') if args['now'] else datetime.date.today()
         self._check_role_options(args, task_vars)
+        if args['require_all_play_hosts']:
+            result[PASSED_KEY] = True  # read back by _passed_before in a later batch or play
         kb, kb_warning = _load_kb(args['kb_errors'])
         warnings = [kb_warning] if kb_warning else []
 

@@ -172,6 +172,10 @@ options:
         role validates in a block with C(any_errors_fatal), so that host stops every host.
       - A host that an earlier task of the play failed on, or could not reach, has left too. From here it
         looks the same, so it stops the play as well.
+      - A host that left after this task passed for it does not count. It may have failed a later task (on
+        findings at a O(fail_on) severity, say) or run in an earlier C(serial) batch or play. The task knows
+        it by its C(register) variable on that host, which holds RV(role_checks_passed). Without C(register)
+        on the task, every host that left counts.
     type: bool
     default: false
     version_added: 0.3.0
@@ -451,6 +455,14 @@ check_mode:
       keyword of the task, a block, an C(include_role) or the play). C(ansible_check_mode) reflects C(--check)
       only. The C(hostsec.ports.port_policy) role reads this instead of probing the host.
   returned: success
+  type: bool
+  version_added: 0.3.0
+role_checks_passed:
+  description:
+    - C(true) when O(require_all_play_hosts) was set and this host passed the checks. The same task, run
+      again for a later C(serial) batch or in a later play, reads it from its C(register) variable on this
+      host, after this host has left the play.
+  returned: when O(require_all_play_hosts) is set and the audit succeeded
   type: bool
   version_added: 0.3.0
 '''

@@ -95,17 +95,22 @@ def rollback_timing_errors(confirm_timeout, rollback_timeout, prefix='port_polic
             % (prefix, rollback_timeout, prefix, confirm_timeout)]
 
 
-def hosts_left_errors(play_hosts_all, play_hosts):
-    """An error naming the hosts that left the play before this check, in play order.
+def hosts_left_errors(play_hosts_all, play_hosts, passed_before=()):
+    """An error naming the hosts that left the play before they passed this check, in play order.
 
     A host whose options failed the role's argument spec check leaves the play
     alone; the role then stops every other host too, so bad input anywhere
-    changes nothing anywhere. A host that left earlier (an earlier task of the
-    user's play failed on it, or could not reach it) looks the same from here:
+    changes nothing anywhere. ``passed_before`` are the hosts whose registered
+    result of this check says they passed it: they left afterwards (a later task
+    failed them, for example on findings at a ``fail_on`` severity, or they ran in
+    an earlier ``serial`` batch or play), which is no reason to stop the others.
+    A host that left before it was checked at all (an earlier task of the user's
+    play failed on it, or could not reach it) looks like one whose options failed:
     the play stops then too, and the message says both.
     """
     current = set(play_hosts or ())
-    left = [str(host) for host in play_hosts_all or () if host not in current]
+    passed = set(passed_before or ())
+    left = [str(host) for host in play_hosts_all or () if host not in current and host not in passed]
     if not left:
         return []
     return ["%s left the play before the role's validation finished: the options of each failed the role's argument "

@@ -90,3 +90,36 @@ def test_rollback_shorter_than_the_confirmation_stops_every_host(tmp_path):
             'port_policy_confirm_timeout=60') in out, out
     assert 'Audit listeners against the policy' not in out, out
     assert 'UNREACHABLE' not in out, out
+
+
+@pytest.mark.parametrize('batches', ['serial', 'plays'])
+def test_a_host_failed_after_validation_does_not_stop_the_next_batch_or_play(tmp_path, batches):
+    """'first' fails on its findings (fail_on: every severity) in the first batch (or play).
+
+    It left the play after it passed validation, so the next batch's (or play's) validation goes on: the
+    others are audited, not stopped with an 'Invalid options' error that blames a host whose options were fine.
+    """
+    inv = tmp_path / 'hosts.ini'
+    local = 'ansible_connection=local ansible_python_interpreter=%s' % sys.executable
+    inv.write_text('first %s port_policy_fail_on=\'["critical","high","medium","low","info"]\' port_policy_allow=\'[]\'\n'
+                   'second %s\nthird %s\n' % (local, local, local))
+    role = ('  tasks:\n'
+            '    - name: Audit\n'
+            '      ansible.builtin.include_role:\n'
+            '        name: hostsec.ports.port_policy\n'
+            '      vars:\n'
+            '        port_policy_mode: report\n')
+    if batches == 'serial':
+        plays = '- hosts: all\n  gather_facts: false\n  serial: 2\n' + role
+    else:
+        plays = ('- hosts: first:second\n  gather_facts: false\n' + role
+                 + '- hosts: all\n  gather_facts: false\n' + role)
+    (tmp_path / 'play.yml').write_text(plays)
+    proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(inv), 'play.yml'], env=ENV, capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out  # 'first' failed, as asked
+    assert 'Findings at a failing severity' in out, out
+    assert 'left the play before' not in out, out
+    # The host of the last batch (or play) was audited.
+    assert 'third' in out.split('PLAY RECAP')[1] and 'ok: [third]' in out, out

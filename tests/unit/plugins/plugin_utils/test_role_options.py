@@ -85,3 +85,10 @@ def test_hosts_that_left_the_play_are_named_in_play_order():
     [error] = hosts_left_errors(['web/1', 'db', '<b>x</b>', 'a'], ['a', 'db'])
     assert error.startswith("web/1, <b>x</b> left the play before the role's validation finished: the options of each "
                             "failed the role's argument spec check, or an earlier task")
+
+
+def test_hosts_that_passed_before_leaving_do_not_stop_the_others():
+    # 'a' failed a later task (findings at a fail_on severity) in an earlier serial batch; 'b' never got here.
+    assert hosts_left_errors(['a', 'b', 'c'], ['c'], passed_before={'a', 'b'}) == []
+    [error] = hosts_left_errors(['a', 'b', 'c'], ['c'], passed_before={'a'})
+    assert error.startswith("b left the play before the role's validation finished")
