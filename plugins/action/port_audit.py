@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ansible.errors import AnsibleError
 from ansible.utils.display import Display
@@ -82,8 +82,12 @@ class ActionModule(GuardedAction):
         prefix = args['vars_prefix']
         errors = []
         if args['require_all_play_hosts']:
-            play_hosts_all = task_vars.get('ansible_play_hosts_all') or ()
-            play_hosts = task_vars.get('ansible_play_hosts') or ()
+            play_hosts_all = task_vars.get('ansible_play_hosts_all')
+            play_hosts = task_vars.get('ansible_play_hosts')
+            if not all(isinstance(v, Sequence) and not isinstance(v, str) for v in (play_hosts_all, play_hosts)):
+                # Never "nobody left": without the two lists nothing is known about the others.
+                raise AuditError('require_all_play_hosts: ansible_play_hosts_all and ansible_play_hosts are not both '
+                                 'lists of hosts (%r, %r)' % (type(play_hosts_all).__name__, type(play_hosts).__name__))
             errors += role_options.hosts_left_errors(
                 play_hosts_all, play_hosts, self._passed_before(task_vars, set(play_hosts_all) - set(play_hosts)))
         timing = args['rollback_timing']

@@ -101,9 +101,42 @@ class ActionModule(GuardedAction):
             out[host] = (audit, _outcome(audit, outcome), groups)
         return out
 
+    @staticmethod
+    def _later_batches(args, task_vars):
+        """Hosts of the play's later serial batches: still in the play, not in this batch, not audited yet.
+
+        Their reports would say "not audited", and a fleet.json written now would
+        become the next batch's "previous run": drift would then compare batch
+        with batch. So, until the last batch, nothing is written.
+        """
+        if args['hosts'] is not None or args['results'] is not None:
+            return []
+        play_hosts = task_vars.get('ansible_play_hosts') or ()
+        batch = set(task_vars.get('ansible_play_batch') or ())
+        hostvars = task_vars.get('hostvars') or {}
+        pending = []
+        for host in play_hosts:
+            if host in batch:
+                continue
+            try:
+                audited = args['audit_var'] in hostvars[host]
+            except Exception:  # pylint: disable=broad-except  # unknown: count it as still to run
+                audited = False
+            if not audited:
+                pending.append(host)
+        return pending
+
     def _report(self, args, task_vars, result):
         mode, dir_mode = files.parse_mode(args['mode'], 'mode')
         expression = query.compile_query(args['query']) if args['query'] else None
+        pending = self._later_batches(args, task_vars)
+        if pending:
+            result.update(
+                lines=['serial batch: %d host(s) of later batches still to run (%s%s); the fleet summary, the report '
+                       'files, drift and stats come with the last batch' % (
+                           len(pending), ', '.join(pending[:10]), ', ...' if len(pending) > 10 else '')],
+                files=[], totals={}, hosts={}, drift={}, stats={}, pending_hosts=pending)
+            return result
         generated = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
         noncompliant_on = args['junit_fail_on']
         reports = [build.host_report(host, audit, outcome, generated=generated, noncompliant_on=noncompliant_on,

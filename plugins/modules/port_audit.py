@@ -144,7 +144,8 @@ options:
     description:
       - A role's C(meta/argument_specs.yml) on the controller. The options of its C(main) entry point are known
         names, as in O(known_vars) (both may be given). A file that cannot be read, or holds no options for
-        C(main), fails the task.
+        C(main), fails the task. It is read as plain YAML, so a spec with Ansible's own tags (C(!unsafe),
+        C(!vault)) fails too.
       - The role passes its own, so its option names have one source.
     type: path
     version_added: 0.3.0
@@ -154,6 +155,8 @@ options:
         O(rollback_timing.confirm_timeout) is at least 1 and O(rollback_timing.rollback_timeout) is at least
         O(rollback_timing.confirm_timeout). The timer counts from before the change, so a shorter one could
         restore the old rules while the controller is still confirming the change.
+      - Each must be a whole number of seconds from 1 to 604800 (a week); C(true) or C(false) is refused, though
+        Ansible's int type lets it through. The errors name the variables with O(vars_prefix).
     type: dict
     version_added: 0.3.0
     suboptions:

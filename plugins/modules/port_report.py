@@ -57,6 +57,10 @@ options:
     description:
       - Hosts to report on. Defaults to every host of the play (C(ansible_play_hosts_all)); a host that failed
         or was unreachable before the audit appears as not audited.
+      - With that default, in a play run in C(serial) batches, the task reports only after the last batch.
+        Until then hosts of later batches are still in the play with no O(audit_var), and RV(pending_hosts)
+        names them. Nothing is written, so drift compares the whole play with the previous run, never one
+        batch with another.
     type: list
     elements: str
   audit_var:
@@ -210,6 +214,14 @@ query_result:
   description: What O(query) selected.
   returned: when O(query) is set
   type: raw
+pending_hosts:
+  description:
+    - Hosts of later C(serial) batches still to run. The task then writes nothing, and RV(totals), RV(hosts),
+      RV(drift) and RV(stats) are empty; RV(lines) says so.
+  returned: when the play runs in serial batches and this is not the last one
+  type: list
+  elements: str
+  version_added: 0.3.0
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -10,6 +10,7 @@ Bad input (the plugin's own error types, and ValueError, which every parser
 here raises) becomes ``failed`` with a message that names the field. Anything
 else is a bug: it still fails the task, never silently passes it, and never
 hands the user a bare traceback (``-vvv`` shows it through ``exception``).
+A connection failure is left to Ansible, which marks the host unreachable.
 
 The cyclic garbage collector is paused for the task (gcpause): the worker is
 a forked process that ends with the task, and loading the knowledge base,
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import traceback
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy import gcpause
@@ -50,7 +51,9 @@ class GuardedAction(ActionBase):
         except tuple(self.INPUT_ERRORS) + (ValueError,) as exc:
             result.update(failed=True, msg='%s: %s' % (self.NAME, exc))
             return result
-        except AnsibleActionFail:
+        except (AnsibleActionFail, AnsibleConnectionFailure):
+            # A host that cannot be reached is UNREACHABLE to Ansible (ignore_unreachable, the recap's
+            # count, the retry file), not a failed task blaming an internal error.
             raise
         except Exception as exc:  # pylint: disable=broad-except
             result.update(failed=True, msg='%s: internal error: %s: %s' % (self.NAME, type(exc).__name__, exc),

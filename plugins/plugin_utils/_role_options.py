@@ -82,13 +82,25 @@ def option_names(spec_text, where, entry_point='main'):
     return [str(name) for name in options]
 
 
+# A week: a dead-man timer longer than that is a typo (or a unit mix-up), not a rollback plan.
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
 def rollback_timing_errors(confirm_timeout, rollback_timeout, prefix='port_policy'):
-    """Errors for a dead-man timer that could fire while the controller is still confirming the change.
+    """Errors for timeouts the rollback cannot use, or a timer that could fire mid-confirmation.
 
     The timer counts from before the change: were it shorter than the wait for
-    the host to answer, it could restore the old rules mid-confirmation.
+    the host to answer, it could restore the old rules mid-confirmation. A bool
+    passes Ansible's int check (True is an int) but would reach systemd-run as
+    'Trues', so it is refused here, before any host changes.
     """
-    if confirm_timeout >= 1 and rollback_timeout >= confirm_timeout:
+    errors = []
+    for name, value in (('confirm_timeout', confirm_timeout), ('rollback_timeout', rollback_timeout)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT:
+            errors.append('%s_%s=%r is not a number of seconds from 1 to %d (a week)' % (prefix, name, value, MAX_TIMEOUT))
+    if errors:
+        return errors
+    if rollback_timeout >= confirm_timeout:
         return []
     return ['%s_rollback_timeout=%s must be at least %s_confirm_timeout=%s (and that at least 1), so the rollback '
             'cannot fire while the controller is still confirming the change'

@@ -398,3 +398,64 @@ def test_a_process_dir_opened_before_the_process_ended_reads_nothing_of_its_succ
             successor.wait()
     finally:
         os.close(dir_fd)
+
+
+def _listening_inode(port):
+    for line in open('/proc/net/tcp', encoding='ascii'):
+        fields = line.split()
+        if fields[1].endswith(':%04X' % port) and fields[3] == '0A':
+            return int(fields[9])
+    return None
+
+
+def test_a_process_that_took_a_socket_owners_pid_is_not_taken_for_it():
+    """The owner pass saw pid N hold the socket; N exits and `sleep` gets pid N before the details are read."""
+    from ansible_collections.hostsec.ports.plugins.module_utils._listeners import owners
+
+    for _attempt in range(20):
+        kid = Child([sys.executable, CHILD, '--only-one'])
+        port = kid.info['tcp4_loop'][3]
+        by_inode, scan = owners.socket_owners([_listening_inode(port)])
+        [pid] = [pids[0] for pids in by_inode.values()]
+        assert pid == kid.info['pid'] and pid in scan.start_ticks
+        kid.stop()  # killed and reaped: pid is free
+        with open('/proc/sys/kernel/ns_last_pid', 'w', encoding='ascii') as handle:
+            handle.write(str(pid - 1))  # the next process gets pid, unless another one forks first
+        successor = subprocess.Popen(['sleep', '30'])
+        try:
+            if successor.pid != pid:
+                continue  # another process took it first: try again
+            assert owners.process_info(pid, owners.Context())['name'] == 'sleep'  # it is there, and it is sleep
+            assert owners.processes([pid], start_ticks=scan.start_ticks) == {}  # but it is not the socket's owner
+            return
+        finally:
+            successor.kill()
+            successor.wait()
+    pytest.skip('no attempt gave the successor the same pid (other processes forked in between)')
+
+
+def test_a_process_that_exits_mid_read_is_left_out_whole(monkeypatch):
+    """Killed after its stat was read and left unreaped (a zombie: exe and cmdline then read empty)."""
+    from ansible_collections.hostsec.ports.plugins.module_utils._listeners import owners
+
+    proc = subprocess.Popen(['sleep', '30'])
+    real_read = owners._read
+    killed = []
+
+    def kill_after_stat(path, dir_fd=None):
+        data = real_read(path, dir_fd)
+        if path == 'stat' and not killed:
+            os.kill(proc.pid, 9)
+            killed.append(True)
+            deadline = time.time() + 5
+            while real_read('stat', dir_fd).split(b') ')[1][:1] != b'Z' and time.time() < deadline:
+                time.sleep(0.01)
+        return data
+    try:
+        assert owners.process_info(proc.pid, owners.Context())['cmdline'] == 'sleep 30'
+        monkeypatch.setattr(owners, '_read', kill_after_stat)
+        assert owners.process_info(proc.pid, owners.Context()) is None
+        assert killed
+    finally:
+        proc.kill()
+        proc.wait()

@@ -12,6 +12,7 @@ option. The second host is unreachable on purpose: validation never connects.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import subprocess
@@ -123,3 +124,34 @@ def test_a_host_failed_after_validation_does_not_stop_the_next_batch_or_play(tmp
     assert 'left the play before' not in out, out
     # The host of the last batch (or play) was audited.
     assert 'third' in out.split('PLAY RECAP')[1] and 'ok: [third]' in out, out
+
+
+def test_serial_batches_write_one_report_after_the_last_batch_and_drift_spans_runs(tmp_path):
+    """serial: 1 over three hosts. Batches 1 and 2 write nothing (their fleet.json would be the next batch's
+    "previous run"); the last writes the whole play, and a second playbook run compares run with run."""
+    inv = tmp_path / 'hosts.ini'
+    local = 'ansible_connection=local ansible_python_interpreter=%s' % sys.executable
+    inv.write_text('one %s\ntwo %s\nthree %s\n' % (local, local, local))
+    reports = tmp_path / 'reports'
+    (tmp_path / 'play.yml').write_text(
+        '- hosts: all\n  gather_facts: false\n  serial: 1\n  tasks:\n'
+        '    - name: Audit\n      ansible.builtin.include_role:\n        name: hostsec.ports.port_policy\n'
+        '      vars:\n        port_policy_mode: report\n        port_policy_report_dir: %s\n'
+        '        port_policy_report_formats: [json]\n' % reports)
+    outs, generated = [], []
+    for _run in range(2):
+        proc = subprocess.run([str(BIN / 'ansible-playbook'), '-i', str(inv), 'play.yml'], env=ENV, capture_output=True,
+                              text=True, timeout=600, cwd=tmp_path, check=False)
+        outs.append(proc.stdout + proc.stderr)
+        assert proc.returncode == 0, outs[-1]
+        generated.append(json.loads((reports / 'fleet.json').read_text())['generated'])
+    first, second = outs
+    assert first.count('host(s) of later batches still to run') == 2, first
+    assert 'serial batch: 2 host(s) of later batches still to run (two, three)' in first, first
+    fleet = json.loads((reports / 'fleet.json').read_text())
+    assert sorted(h['host'] for h in fleet['hosts']) == ['one', 'three', 'two']
+    assert all(h['audited'] for h in fleet['hosts']), fleet['hosts']
+    # The second run's drift is against the first run's whole play (its last batch), not an earlier batch.
+    drift = fleet['drift']
+    assert drift['baseline']['generated'] == generated[0], drift
+    assert drift['totals']['hosts_appeared'] == drift['totals']['hosts_vanished'] == 0, drift['totals']

@@ -295,7 +295,7 @@ def _gather(protocols, families, include_loopback, collector, runner, namespaces
     wanted_ns = {own} if namespaces == 'current' and own is not None else None
     by_inode, scan = owners.socket_owners(inodes, netns=wanted_ns)
     del inodes
-    procs = owners.processes(sorted({pid for pids in by_inode.values() for pid in pids}))
+    procs = owners.processes(sorted({pid for pids in by_inode.values() for pid in pids}), start_ticks=scan.start_ticks)
     table = {str(pid): proc for pid, proc in procs.items()}
 
     socket_units = {}

@@ -29,6 +29,9 @@ USER_MANAGER = re.compile(r'^user@(\d+)\.service$')
 # name holding \r (or another separator str.splitlines() knows) would plant a line of its own.
 CGROUP_CONTROL = re.compile(r'[\x00-\x1f\x7f]')
 UNIT_SUFFIXES = ('.service', '.scope', '.socket', '.mount', '.swap', '.device', '.target', '.timer')
+# A /proc/PID directory fd ties every read through it to that one process; O_PATH: the fd only
+# names the directory (no read permission needed on it).
+PROCESS_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_PATH', 0) | getattr(os, 'O_CLOEXEC', 0)
 
 
 def text(data):
@@ -47,6 +50,9 @@ class OwnerScan(object):
                    namespace none of the wanted sockets belongs to
     second_pass    True when sockets left unowned sent the pass over the skipped processes too
     netns_of       pid -> network namespace inode, for every process whose ns/net link was read
+    start_ticks    pid -> start time (clock ticks since boot) of each owner, read through the same
+                   /proc/PID directory fd as its fd table: process details read later must be
+                   this process's, not those of another process that took its pid meanwhile
     """
 
     def __init__(self):
@@ -55,6 +61,7 @@ class OwnerScan(object):
         self.skipped = 0
         self.second_pass = False
         self.netns_of = {}
+        self.start_ticks = {}
 
 
 def socket_owners(inodes, proc=PROC, netns=None):
@@ -92,68 +99,84 @@ def _scan_all(proc, names, wanted, scan, links, skipped):
     # processes and 60,000 fds: 0.36-0.43 s against 0.48-0.53 s (benchmarks/gather_bench.py, scenario X).
     # Each thread takes the GIL back after every readlink, and the two queue for it.
     owners, counts = {}, []
-    _scan(proc, names, wanted, owners, counts, scan.netns_of, links, skipped)
+    _scan(proc, names, wanted, owners, counts, scan, links, skipped)
     scan.unreadable += sum(c[0] for c in counts)
     scan.ptrace_denied += sum(c[1] for c in counts)
     return owners
 
 
-def _scan(proc, names, wanted, owners, counts, netns_of, links, skipped):
-    """One pass over the fd tables of ``names``: fills owners (inode -> pids), netns_of and skipped.
+def _scan(proc, names, wanted, owners, counts, scan, links, skipped):
+    """One pass over the fd tables of ``names``: fills owners (inode -> pids), scan.netns_of,
+    scan.start_ticks and skipped.
 
-    Appends (unreadable, ptrace_denied) to ``counts``.
+    Each process is entered through one directory fd of /proc/PID, and an owner's
+    start time is read through it right after its fd table. Appends
+    (unreadable, ptrace_denied) to ``counts``.
     """
     lookup = wanted.get
     readlink = os.readlink
+    netns_of, start_ticks = scan.netns_of, scan.start_ticks
     flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_CLOEXEC', 0)
     unreadable = ptrace_denied = 0
     for name in names:
-        if links is not None:
-            try:
-                link = readlink('%s/%s/ns/net' % (proc, name))
-            except OSError:
-                link = None  # unreadable (checked again below) or gone
-            if link is not None:
-                netns_of[int(name)] = int(link[5:-1])
-                if link not in links:
-                    skipped.append(name)
-                    continue
         try:
-            dfd = os.open('%s/%s/fd' % (proc, name), flags)
-        except PermissionError:
-            unreadable += 1
-            continue
+            pfd = os.open('%s/%s' % (proc, name), PROCESS_DIR_FLAGS)
         except OSError:
             continue  # exited since the listing
-        pid = None
         try:
+            if links is not None:
+                try:
+                    link = readlink('ns/net', dir_fd=pfd)
+                except OSError:
+                    link = None  # unreadable (checked again below) or gone
+                if link is not None:
+                    netns_of[int(name)] = int(link[5:-1])
+                    if link not in links:
+                        skipped.append(name)
+                        continue
             try:
-                fds = os.listdir(dfd)
+                dfd = os.open('fd', flags, dir_fd=pfd)
             except PermissionError:
                 unreadable += 1
                 continue
             except OSError:
-                continue
-            for fd in fds:
+                continue  # exited since the listing
+            pid = None
+            try:
                 try:
-                    inode = lookup(readlink(fd, dir_fd=dfd))
+                    fds = os.listdir(dfd)
                 except PermissionError:
-                    # The listing worked but the link did not: the ptrace access check said no
-                    # (root without CAP_SYS_PTRACE). Every other fd would say the same.
-                    ptrace_denied += 1
-                    break
+                    unreadable += 1
+                    continue
                 except OSError:
-                    continue  # closed since the listing
-                if inode is not None:
-                    if pid is None:
-                        pid = int(name)
-                    pids = owners.get(inode)
-                    if pids is None:
-                        owners[inode] = [pid]
-                    elif pid not in pids:
-                        pids.append(pid)
+                    continue
+                for fd in fds:
+                    try:
+                        inode = lookup(readlink(fd, dir_fd=dfd))
+                    except PermissionError:
+                        # The listing worked but the link did not: the ptrace access check said no
+                        # (root without CAP_SYS_PTRACE). Every other fd would say the same.
+                        ptrace_denied += 1
+                        break
+                    except OSError:
+                        continue  # closed since the listing
+                    if inode is not None:
+                        if pid is None:
+                            pid = int(name)
+                        pids = owners.get(inode)
+                        if pids is None:
+                            owners[inode] = [pid]
+                        elif pid not in pids:
+                            pids.append(pid)
+            finally:
+                os.close(dfd)
+            if pid is not None:
+                try:
+                    start_ticks[pid] = parse_stat(_read('stat', pfd))[1]
+                except (OSError, ValueError, IndexError):
+                    pass  # exited meanwhile: left without a start time, so its details are never read
         finally:
-            os.close(dfd)
+            os.close(pfd)
     counts.append((unreadable, ptrace_denied))
 
 
@@ -299,7 +322,9 @@ def _exists(path, root, dir_fd=None):
     if root is None:
         where = path
     elif path.startswith(b'/'):
-        where = root + path
+        # normpath first: '/..' must not climb out of the process's root (a symlink inside it still
+        # can; only the name is at stake, and the process chooses its comm and argv anyway).
+        where = root + os.path.normpath(path)
     else:
         where = os.path.join(os.path.dirname(root), b'cwd', path)
     try:
@@ -360,34 +385,41 @@ class Context(object):
         return datetime.datetime.fromtimestamp(int(stamp), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
-# O_PATH: the fd only names the directory (no read permission needed on it).
-PROCESS_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_PATH', 0) | getattr(os, 'O_CLOEXEC', 0)
-
-
-def process_info(pid, ctx):
+def process_info(pid, ctx, start_ticks=None):
     """The schema process record for one PID, or None when it has exited.
 
     Every field is read through one directory fd of /proc/PID. The kernel ties
     that directory to the process it was opened for: if the process exits and its
     pid is reused meanwhile, the reads fail instead of mixing two processes'
-    fields (one's name, the other's user) into one record.
+    fields (one's name, the other's user) into one record. ``start_ticks``, the
+    start time the owner pass saw, must match, so a process that took the pid of
+    a socket's owner since that pass is not taken for it.
     """
     try:
         dir_fd = os.open('%s/%d' % (ctx.proc, pid), PROCESS_DIR_FLAGS)
     except OSError:
         return None
     try:
-        return _process_info(pid, dir_fd, ctx)
+        return _process_info(pid, dir_fd, ctx, start_ticks)
     finally:
         os.close(dir_fd)
 
 
-def _process_info(pid, dir_fd, ctx):
+def _alive(dir_fd):
+    """(start ticks, state) from /proc/PID/stat through ``dir_fd``, or None when it is gone or a zombie."""
+    try:
+        _comm, ticks, state = parse_stat(_read('stat', dir_fd))
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if state in ('Z', 'X') else ticks
+
+
+def _process_info(pid, dir_fd, ctx, start_ticks=None):
     try:
         comm, ticks, state = parse_stat(_read('stat', dir_fd))
     except (OSError, ValueError, IndexError):
         return None
-    if state in ('Z', 'X'):
+    if state in ('Z', 'X') or (start_ticks is not None and ticks != start_ticks):
         return None
     try:
         argv = parse_cmdline(_read('cmdline', dir_fd))
@@ -408,10 +440,9 @@ def _process_info(pid, dir_fd, ctx):
         unit, services = cgroup_units(_read('cgroup', dir_fd))
     except OSError:
         unit, services = None, []
-    try:
-        # Read last: a process that exited meanwhile fails here, so its record is left out whole.
-        os.stat('stat', dir_fd=dir_fd)
-    except OSError:
+    # Read last: a process that exited meanwhile (gone, or a zombie whose exe and cmdline read empty)
+    # fails here, so its record is left out whole rather than judged with fields missing.
+    if _alive(dir_fd) != ticks:
         return None
     return make_process(
         pid=pid,
@@ -426,12 +457,23 @@ def _process_info(pid, dir_fd, ctx):
     )
 
 
-def processes(pids, ctx=None):
-    """Process records by PID for the PIDs still alive."""
+def processes(pids, ctx=None, start_ticks=None):
+    """Process records by PID for the PIDs still alive.
+
+    With ``start_ticks`` (OwnerScan.start_ticks), a PID is read only if it is
+    still the process the owner pass saw: one without a start time there had
+    already exited.
+    """
     ctx = ctx or Context()
     out = {}
     for pid in pids:
-        info = process_info(pid, ctx)
+        if start_ticks is not None:
+            expected = start_ticks.get(pid)
+            if expected is None:
+                continue
+            info = process_info(pid, ctx, expected)
+        else:
+            info = process_info(pid, ctx)
         if info is not None:
             out[pid] = info
     return out

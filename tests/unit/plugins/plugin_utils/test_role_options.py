@@ -69,7 +69,7 @@ def test_a_spec_without_options_is_an_error_never_an_empty_list(text, error):
 
 
 @pytest.mark.parametrize('confirm, rollback, ok', [
-    (30, 120, True), (30, 30, True), (1, 1, True), (30, 29, False), (0, 120, False), (-5, -10, False)])
+    (30, 120, True), (30, 30, True), (1, 1, True), (1, 604800, True), (30, 29, False), (2, 1, False)])
 def test_rollback_timing(confirm, rollback, ok):
     errors = rollback_timing_errors(confirm, rollback)
     assert (errors == []) is ok
@@ -77,6 +77,16 @@ def test_rollback_timing(confirm, rollback, ok):
         assert errors == ['port_policy_rollback_timeout=%d must be at least port_policy_confirm_timeout=%d (and that at '
                           'least 1), so the rollback cannot fire while the controller is still confirming the change'
                           % (rollback, confirm)]
+
+
+@pytest.mark.parametrize('confirm, rollback, bad', [
+    (0, 120, 'confirm_timeout=0'), (-5, -10, 'confirm_timeout=-5'), (1, True, 'rollback_timeout=True'),
+    (True, 30, 'confirm_timeout=True'), (30, 10 ** 30, 'rollback_timeout=%d' % 10 ** 30), (30, 604801, 'rollback_timeout=604801'),
+    ('30', 60, "confirm_timeout='30'")])
+def test_timeouts_systemd_could_not_take_are_refused(confirm, rollback, bad):
+    # True passes Ansible's int check and would reach systemd-run as --on-active=Trues.
+    errors = rollback_timing_errors(confirm, rollback)
+    assert any(e.startswith('port_policy_%s is not a number of seconds from 1 to 604800' % bad) for e in errors), errors
 
 
 def test_hosts_that_left_the_play_are_named_in_play_order():

@@ -235,6 +235,9 @@ def test_full_name_looks_a_relative_argv0_up_in_the_processs_working_directory(t
     assert owners.full_name(b'averylongprogra', None, [b'bin/averylongprogram name2'], root=root) \
         == b'averylongprogram name2'
     assert owners.full_name(b'averylongprogra', None, [b'/bin/averylongprogram name2'], root=root) == b'averylongprogram'
+    # '/..' does not climb out of the process's root to reach the file beside it.
+    assert owners.full_name(b'averylongprogra', None, [b'/../cwd/bin/averylongprogram name2'], root=root) \
+        == b'averylongprogram'
     dir_fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
     try:
         assert owners.full_name(b'averylongprogra', None, [b'bin/averylongprogram name2'], b'root', dir_fd) \
