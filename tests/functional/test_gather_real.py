@@ -382,14 +382,14 @@ def test_a_process_dir_opened_before_the_process_ended_reads_nothing_of_its_succ
     later takes its pid (or none) cannot lend it fields; the record is left out whole."""
     from ansible_collections.hostsec.ports.plugins.module_utils._listeners import owners
 
-    proc = subprocess.Popen(['sleep', '30'])
+    proc = _started(subprocess.Popen(['sleep', '30']))
     ctx = owners.Context()
     dir_fd = os.open('/proc/%d' % proc.pid, owners.PROCESS_DIR_FLAGS)
     try:
         assert owners._process_info(proc.pid, dir_fd, ctx)['name'] == 'sleep'
         proc.kill()
         proc.wait()  # reaped: the pid is free for the next process
-        successor = subprocess.Popen(['sleep', '30'])  # most likely another pid; either way, not this process
+        successor = _started(subprocess.Popen(['sleep', '30']))  # most likely another pid; either way, not this process
         try:
             assert owners._process_info(proc.pid, dir_fd, ctx) is None
             assert owners.process_info(successor.pid, ctx)['name'] == 'sleep'
@@ -398,6 +398,20 @@ def test_a_process_dir_opened_before_the_process_ended_reads_nothing_of_its_succ
             successor.wait()
     finally:
         os.close(dir_fd)
+
+
+def _started(proc, cmdline=b'sleep\x0030\x00'):
+    """Wait until ``proc`` has exec'd: before that, /proc shows the forked Python (or an empty cmdline)."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with open('/proc/%d/cmdline' % proc.pid, 'rb') as handle:
+                if handle.read() == cmdline:
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise AssertionError('pid %d did not exec %r' % (proc.pid, cmdline))
 
 
 def _listening_inode(port):
@@ -425,6 +439,7 @@ def test_a_process_that_took_a_socket_owners_pid_is_not_taken_for_it():
         try:
             if successor.pid != pid:
                 continue  # another process took it first: try again
+            _started(successor)
             assert owners.process_info(pid, owners.Context())['name'] == 'sleep'  # it is there, and it is sleep
             assert owners.processes([pid], start_ticks=scan.start_ticks) == {}  # but it is not the socket's owner
             return
@@ -438,7 +453,7 @@ def test_a_process_that_exits_mid_read_is_left_out_whole(monkeypatch):
     """Killed after its stat was read and left unreaped (a zombie: exe and cmdline then read empty)."""
     from ansible_collections.hostsec.ports.plugins.module_utils._listeners import owners
 
-    proc = subprocess.Popen(['sleep', '30'])
+    proc = _started(subprocess.Popen(['sleep', '30']))
     real_read = owners._read
     killed = []
 
