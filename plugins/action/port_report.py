@@ -118,11 +118,9 @@ class ActionModule(GuardedAction):
         for host in play_hosts:
             if host in batch:
                 continue
-            try:
-                audited = args['audit_var'] in hostvars[host]
-            except Exception:  # pylint: disable=broad-except  # unknown: count it as still to run
-                audited = False
-            if not audited:
+            # No guard: a host whose variables cannot be read fails the task, rather than leave the
+            # report unwritten as if a later batch were still to run.
+            if args['audit_var'] not in hostvars[host]:
                 pending.append(host)
         return pending
 

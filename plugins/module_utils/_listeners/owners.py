@@ -467,13 +467,10 @@ def processes(pids, ctx=None, start_ticks=None):
     ctx = ctx or Context()
     out = {}
     for pid in pids:
-        if start_ticks is not None:
-            expected = start_ticks.get(pid)
-            if expected is None:
-                continue
-            info = process_info(pid, ctx, expected)
-        else:
-            info = process_info(pid, ctx)
+        expected = start_ticks.get(pid) if start_ticks is not None else None
+        if start_ticks is not None and expected is None:
+            continue
+        info = process_info(pid, ctx, expected)
         if info is not None:
             out[pid] = info
     return out

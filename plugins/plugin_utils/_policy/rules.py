@@ -57,7 +57,7 @@ SETTINGS_DEFAULTS = {
 }
 
 
-def _optional_library(name):
+def optional_library(name):
     """An optional controller library, imported on first use, or None when it is not installed.
 
     Only exposure CIDRs need netaddr and only ``match:`` rules need jmespath; the
@@ -225,11 +225,11 @@ class MatchExpr:
         self.text = value
         if not isinstance(value, str) or not value.strip():
             raise ValueError('%s: %r is not a JMESPath expression' % (field_name, value))
-        jmespath = _optional_library('jmespath')
+        jmespath = optional_library('jmespath')
         if jmespath is None:
             raise ValueError('%s: %r needs the Python library jmespath on the controller (pip install jmespath)'
                              % (field_name, value))
-        self.error = _optional_library('jmespath.exceptions').JMESPathError
+        self.error = jmespath.exceptions.JMESPathError
         try:
             self.expr = jmespath.compile(value)
         except self.error as exc:
@@ -303,7 +303,7 @@ class Rule:
         if self.ceiling is not None and EXPOSURE_RANK[lst['exposure']] <= self.ceiling:
             return True
         if self.nets is not None:
-            netaddr = _optional_library('netaddr')  # there: self.nets was built with it
+            netaddr = optional_library('netaddr')  # there: self.nets was built with it
             try:
                 ip = netaddr.IPAddress(lst['address'])
             except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -455,7 +455,7 @@ def _exposure(value):
         if text == 'any':
             ceiling = EXPOSURE_RANK['wildcard']
             continue
-        netaddr = netaddr or _optional_library('netaddr')
+        netaddr = netaddr or optional_library('netaddr')
         if netaddr is None:
             raise ValueError('exposure: %r needs the Python library netaddr on the controller (pip install netaddr)'
                              % (item,))

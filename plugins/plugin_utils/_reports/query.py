@@ -13,19 +13,11 @@ filter: ``findings`` and ``listeners``, each item with its ``host``.
 
 from __future__ import annotations
 
-import importlib
-
-
-def _jmespath():
-    """jmespath, imported when a query is given (most report runs have none), or None when not installed."""
-    try:
-        return importlib.import_module('jmespath')
-    except ImportError:  # pragma: no cover - only without the controller package
-        return None
+from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.rules import optional_library
 
 
 def compile_query(text):
-    jmespath = _jmespath()
+    jmespath = optional_library('jmespath')  # when a query is given: most report runs have none
     if jmespath is None:
         raise ValueError('query: needs the jmespath Python package on the controller (pip install jmespath)')
     try:
@@ -46,5 +38,5 @@ def view(fleet):
 def run(expression, fleet):
     try:
         return expression.search(view(fleet))
-    except _jmespath().exceptions.JMESPathError as exc:
+    except optional_library('jmespath').exceptions.JMESPathError as exc:
         raise ValueError('query: %s' % exc)
