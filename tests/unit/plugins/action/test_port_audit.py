@@ -393,3 +393,19 @@ def test_a_spec_that_names_no_options_fails_instead_of_knowing_nothing(tmp_path,
     ''' % path)
     res = results(data)['bad']
     assert res['failed'] is True and message % path in res['msg'], res
+
+
+def test_a_host_that_cannot_be_reached_is_unreachable_not_an_internal_error(tmp_path):
+    # Port 1 on loopback: the SSH connection is refused. Ansible's own verdict stands (the recap's
+    # unreachable count, ignore_unreachable, the retry file), not a failed task that blames a bug.
+    inv = tmp_path / 'hosts.ini'
+    inv.write_text('target ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh ansible_user=nobody\n')
+    rc, data, out = playbook(tmp_path, '''
+        - name: gather
+          hostsec.ports.port_audit:
+            policy: {allow: [22/tcp]}
+          ignore_unreachable: true
+    ''', inventory=str(inv))
+    res = results(data)['gather']
+    assert res.get('unreachable') is True, res
+    assert 'internal error' not in res.get('msg', ''), res
