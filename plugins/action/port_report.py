@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
-import json
 import os
 
 
@@ -29,20 +28,6 @@ def _load_kb():
         return get_kb()
     except KBError:
         return None
-
-
-def _read_fleet(path, field):
-    try:
-        with open(path, encoding='utf-8', errors='surrogateescape') as handle:
-            doc = json.load(handle)
-    except OSError as exc:
-        raise build.ReportError('%s: cannot read %s: %s' % (field, path, exc))
-    except ValueError as exc:
-        raise build.ReportError('%s: %s is not a fleet report (invalid JSON: %s); remove it or name another baseline'
-                                % (field, path, exc))
-    if not isinstance(doc, dict) or not isinstance(doc.get('hosts'), list):
-        raise build.ReportError('%s: %s is not a fleet report (no hosts list)' % (field, path))
-    return doc
 
 
 def _outcome(audit, outcome):
@@ -137,20 +122,20 @@ class ActionModule(GuardedAction):
             return result
         generated = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
         noncompliant_on = args['junit_fail_on']
+        dest = os.path.abspath(os.path.expanduser(args['dest'])) if args['dest'] else None
         reports = [build.host_report(host, audit, outcome, generated=generated, noncompliant_on=noncompliant_on,
                                      groups=groups)
                    for host, (audit, outcome, groups) in sorted(self._inputs(args, task_vars).items())]
         fleet = build.fleet_report(reports, generated=generated, provenance=provenance.provenance(_load_kb(), args['query']),
                                    noncompliant_on=noncompliant_on, play_fail_on=args['play_fail_on'])
-        dest = os.path.abspath(os.path.expanduser(args['dest'])) if args['dest'] else None
         previous, baseline_name = None, None
         if args['baseline']:
             baseline_name = os.path.abspath(os.path.expanduser(args['baseline']))
-            previous = _read_fleet(baseline_name, 'baseline')
+            previous = drift.read_previous(baseline_name, 'baseline')
         elif dest and args['fleet'] and os.path.exists(os.path.join(dest, FLEET_FILES['json'])):
             baseline_name = os.path.join(dest, FLEET_FILES['json'])
-            previous = _read_fleet(baseline_name, 'previous run')
-        fleet['drift'] = drift.drift(previous, fleet, baseline_name=baseline_name)
+            previous = drift.read_previous(baseline_name, 'previous run')
+        fleet['drift'] = drift.compare(previous, fleet, baseline_name=baseline_name)
         selected = query.run(expression, fleet) if expression else None
 
         # Render everything before writing anything, so bad options leave no half-written set. The JSON files

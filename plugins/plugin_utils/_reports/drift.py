@@ -16,7 +16,10 @@ start times never take part.
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.hostsec.ports.plugins.plugin_utils._policy.findings import namespace_label
+from ansible_collections.hostsec.ports.plugins.plugin_utils._reports.build import ReportError
 
 FORMAT = 1
 
@@ -43,30 +46,30 @@ _LISTENERS = ('listeners', _listener_id, lambda lst: lst.get('text'), ('owner', 
 _FINDINGS = ('findings', _finding_id, _finding_text, ('severity', 'status'))
 
 
-def _compare(old_rep, new_rep, what):
-    """(new, gone, changed) texts in one pass over each side; the records are read, never copied."""
+class DriftError(ReportError):
+    """A previous run that cannot be compared with; the message names the file and the field."""
+
+
+def _items(rep, what, where):
+    """{stable id: (text, attribute values)} of one host's listeners or findings; later duplicates win."""
     field, ident, text, attrs = what
-    old = {ident(item): item for item in old_rep.get(field) or ()}
-    new = {ident(item): item for item in new_rep.get(field) or ()}
-    added, changed = [], []
-    for key, item in new.items():
-        before = old.pop(key, None)
-        if before is None:
-            added.append((key, text(item)))
-            continue
-        for attr in attrs:  # most items are unchanged: the words are made only for the few that are not
-            if before.get(attr) != item.get(attr):
-                diffs = ['%s %s -> %s' % (a, before.get(a), item.get(a)) for a in attrs if before.get(a) != item.get(a)]
-                changed.append((key, '%s: %s' % (text(item), ', '.join(diffs))))
-                break
-    # Ids may be tuples holding None: the few changes are ordered by their text form.
-    gone = sorted(((key, text(item)) for key, item in old.items()), key=_order)
-    return ([t for _k, t in sorted(added, key=_order)], [t for _k, t in gone],
-            [t for _k, t in sorted(changed, key=_order)])
-
-
-def _order(pair):
-    return str(pair[0]), str(pair[1])
+    items = rep.get(field)
+    if items is None:
+        return {}
+    if not isinstance(items, list):
+        raise DriftError('%s.%s: expected a list, got %s' % (where, field, type(items).__name__))
+    out = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise DriftError('%s.%s[%d]: expected a mapping, got %r' % (where, field, i, item))
+        get = item.get
+        key = ident(item)
+        try:
+            hash(key)
+        except TypeError:
+            raise DriftError('%s.%s[%d]: its socket or id is not text or a number: %.200r' % (where, field, i, key))
+        out[key] = (text(item), tuple(get(a) for a in attrs))
+    return out
 
 
 def _host_state(rep):
@@ -75,13 +78,87 @@ def _host_state(rep):
     return 'compliant' if rep.get('compliant') else 'non-compliant'
 
 
+def previous_state(previous, name='previous run'):
+    """What drift needs of a previous fleet report, and nothing else: it is small enough to send between processes.
+
+    ``previous`` is a fleet document as read from fleet.json (slim or full).
+    A host entry of the wrong shape raises DriftError naming it: a baseline
+    that cannot be read is never taken for "nothing changed".
+    """
+    hosts = previous.get('hosts')
+    if not isinstance(hosts, list):
+        raise DriftError('%s: not a fleet report (no hosts list)' % name)
+    state = {}
+    for i, rep in enumerate(hosts):
+        where = '%s: hosts[%d]' % (name, i)
+        if not isinstance(rep, dict) or not isinstance(rep.get('host'), str):
+            raise DriftError('%s: expected a host report with a host name, got %.200r' % (where, rep))
+        audited = bool(rep.get('audited'))
+        state[rep['host']] = (_host_state(rep), audited,
+                              _items(rep, _LISTENERS, where) if audited else None,
+                              _items(rep, _FINDINGS, where) if audited else None)
+    provenance = previous.get('provenance')
+    policies = previous.get('policies')
+    return {'generated': previous.get('generated'),
+            'provenance': dict(provenance) if isinstance(provenance, dict) else {},
+            'policies': sorted(map(str, policies)) if isinstance(policies, dict) else [],
+            'hosts': state}
+
+
+def read_previous(path, field):
+    """``previous_state`` of the fleet report in the file ``path``; ``field`` names the option it came from.
+
+    A file that cannot be read, is not JSON, or holds a host entry of the
+    wrong shape raises DriftError naming the file and the entry: the drift is
+    never computed against half a baseline.
+    """
+    try:
+        with open(path, encoding='utf-8', errors='surrogateescape') as handle:
+            doc = json.load(handle)
+    except OSError as exc:
+        raise DriftError('%s: cannot read %s: %s' % (field, path, exc))
+    except ValueError as exc:
+        raise DriftError('%s: %s is not a fleet report (invalid JSON: %s); remove it or name another baseline'
+                         % (field, path, exc))
+    if not isinstance(doc, dict) or not isinstance(doc.get('hosts'), list):
+        raise DriftError('%s: %s is not a fleet report (no hosts list)' % (field, path))
+    return previous_state(doc, '%s %s' % (field, path))
+
+
+def _compare(old, new, what):
+    """(new, gone, changed) texts; ``old`` is consumed. The words are made only for the few items that changed."""
+    attrs = what[3]
+    added, changed = [], []
+    for key, (text, values) in new.items():
+        before = old.pop(key, None)
+        if before is None:
+            added.append((key, text))
+        elif before[1] != values:
+            diffs = ['%s %s -> %s' % (a, b, v) for a, b, v in zip(attrs, before[1], values) if b != v]
+            changed.append((key, '%s: %s' % (text, ', '.join(diffs))))
+    # Ids may be tuples holding None: the few changes are ordered by their text form.
+    gone = sorted(((key, text) for key, (text, _values) in old.items()), key=_order)
+    return ([t for _k, t in sorted(added, key=_order)], [t for _k, t in gone],
+            [t for _k, t in sorted(changed, key=_order)])
+
+
+def _order(pair):
+    return str(pair[0]), str(pair[1])
+
+
 def drift(previous, current, baseline_name=None):
-    """Drift document of ``current`` against ``previous`` (both fleet reports; previous may be None)."""
+    """Drift document of ``current`` against ``previous`` (a fleet report, or None)."""
+    return compare(previous_state(previous, baseline_name or 'previous run') if previous is not None else None,
+                   current, baseline_name=baseline_name)
+
+
+def compare(previous, current, baseline_name=None):
+    """Drift document of ``current`` (a fleet report) against ``previous`` (``previous_state`` of one, or None)."""
     if previous is None:
         return {'format': FORMAT, 'baseline': None, 'state': 'baseline created',
                 'text': 'No earlier run to compare with: this run is the baseline.',
                 'hosts': {}, 'totals': {}, 'warnings': []}
-    old_hosts = {r['host']: r for r in previous.get('hosts') or ()}
+    old_hosts = previous['hosts']
     new_hosts = {r['host']: r for r in current.get('hosts') or ()}
     hosts = {}
     totals = {k: 0 for k in ('hosts_appeared', 'hosts_vanished', 'hosts_changed', 'hosts_unchanged',
@@ -95,13 +172,16 @@ def drift(previous, current, baseline_name=None):
             totals['hosts_appeared'] += 1
             totals['findings_new'] += len(entry['findings_new'])
         elif new is None:
-            entry = {'state': 'vanished', 'was': _host_state(old)}
+            entry = {'state': 'vanished', 'was': old[0]}
             totals['hosts_vanished'] += 1
         else:
-            entry = {'was': _host_state(old), 'result': _host_state(new)}
-            if old.get('audited') and new.get('audited'):
-                lnew, lgone, lchanged = _compare(old, new, _LISTENERS)
-                fnew, fgone, fchanged = _compare(old, new, _FINDINGS)
+            was, old_audited, old_listeners, old_findings = old
+            entry = {'was': was, 'result': _host_state(new)}
+            if old_audited and new.get('audited'):
+                where = 'hosts.%s' % name
+                # A copy: the state may be compared with more than one report.
+                lnew, lgone, lchanged = _compare(dict(old_listeners), _items(new, _LISTENERS, where), _LISTENERS)
+                fnew, fgone, fchanged = _compare(dict(old_findings), _items(new, _FINDINGS, where), _FINDINGS)
             else:
                 lnew = lgone = lchanged = fnew = fgone = fchanged = []
             for key, val in (('listeners_new', lnew), ('listeners_gone', lgone), ('listeners_changed', lchanged),
@@ -116,23 +196,23 @@ def drift(previous, current, baseline_name=None):
             totals['hosts_changed' if changed else 'hosts_unchanged'] += 1
         hosts[name] = entry
     warnings = []
-    old_prov, new_prov = previous.get('provenance') or {}, current.get('provenance') or {}
+    old_prov, new_prov = previous['provenance'], current.get('provenance') or {}
     for key, what in (('collection_version', 'collection version'), ('kb', 'knowledge base')):
         if old_prov.get(key) != new_prov.get(key):
             warnings.append('the %s differs from the baseline (%s -> %s): some changes may come from it, '
                             'not from the hosts' % (what, old_prov.get(key), new_prov.get(key)))
-    if set((previous.get('policies') or {})) != set((current.get('policies') or {})):
+    if previous['policies'] != sorted(map(str, current.get('policies') or {})):
         warnings.append('the effective policies differ from the baseline: findings may have changed with the policy')
     changed = totals['hosts_appeared'] + totals['hosts_vanished'] + totals['hosts_changed']
     return {
         'format': FORMAT,
-        'baseline': {'name': baseline_name, 'generated': previous.get('generated')},
+        'baseline': {'name': baseline_name, 'generated': previous['generated']},
         'state': 'changed' if changed else 'unchanged',
         'text': ('%d host(s) changed, %d appeared, %d vanished; %d new and %d gone finding(s), '
                  '%d new and %d gone listener(s) since %s' % (
                      totals['hosts_changed'], totals['hosts_appeared'], totals['hosts_vanished'],
                      totals['findings_new'], totals['findings_gone'], totals['listeners_new'],
-                     totals['listeners_gone'], previous.get('generated') or baseline_name or 'the baseline')),
+                     totals['listeners_gone'], previous['generated'] or baseline_name or 'the baseline')),
         'hosts': {k: v for k, v in hosts.items() if v['state'] != 'unchanged'},
         'totals': totals,
         'warnings': warnings,

@@ -4,23 +4,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to this collection: no compatibility promise outside hostsec.ports.
-"""Render report files on two CPUs: some renderers in a forked process, the rest here.
+"""Report work on two CPUs: some jobs in a forked process, the rest here.
 
 At 1,000 hosts the fleet's renderers are each a fraction of a second of pure
 Python over the same finished documents (fleet.json in one, fleet.html and
-the Markdown in others), and nothing they do depends on each other. A forked
-child sees the documents as they are (copy-on-write), renders its share and
-sends the texts back through a pipe; the parent renders the rest meanwhile.
-Nothing is written by the child: the caller still writes every file itself,
-after every text exists.
+the Markdown in others), and nothing they do depends on each other. A
+forked child sees the process as it is (copy-on-write), does its jobs and
+leaves their results in an anonymous in-memory file; the parent does the rest
+meanwhile. The child exits as soon as it is done, so the parent stops paying
+copy-on-write faults for the pages they shared. Nothing is written to disk by
+the child: the caller still writes every file itself, after every text exists.
 
 The result never depends on the child. If the child cannot be started, dies,
-or a renderer fails in it, the parent renders that share itself, so a
-renderer's own error is raised here with its own traceback, and a killed
-child costs time, not output. Forking is used only where it is safe and
-helps: Linux, more than one CPU available, and a single-threaded process
-(forking a process with other threads can leave the child holding a lock
-no thread will release).
+or a job fails in it, the parent does that job itself, so a job's own error
+is raised here with its own traceback, and a killed child costs time, not
+output. Forking is used only where it is safe and helps: Linux, more than
+one CPU available, and a single-threaded process (forking a process with
+other threads can leave the child holding a lock no thread will release).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import os
 import pickle
 import signal
 import sys
+import tempfile
 import threading
 
 
@@ -49,30 +50,37 @@ def _render(jobs):
     return {name: make() for name, make in jobs.items()}
 
 
-def _both(here, beside):
-    texts = _render(here)
-    texts.update(_render(beside))
-    return texts
-
-
-def _child(jobs, write_fd):
+def _child(jobs, fd):
     status = 1
     try:
         payload = pickle.dumps(_render(jobs), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(payload)
         while view:
-            view = view[os.write(write_fd, view):]
+            view = view[os.write(fd, view):]
         status = 0
     except BaseException:  # pylint: disable=broad-except
-        pass  # the parent renders this share itself and raises the renderer's error with its traceback
+        pass  # the parent does this share itself and raises the job's error with its traceback
     finally:
         os._exit(status)  # never the parent's atexit handlers, buffered output or Ansible's queues
 
 
-def _read_all(pipe):
+def _scratch_file():
+    """A file descriptor for the child's results: in memory where the kernel offers it, else an unlinked temporary file."""
+    if hasattr(os, 'memfd_create'):
+        try:
+            return os.memfd_create('hostsec-ports-lane', os.MFD_CLOEXEC)
+        except OSError:
+            pass  # seccomp or an old kernel: a temporary file does the same
+    with tempfile.TemporaryFile() as handle:
+        return os.dup(handle.fileno())
+
+
+def _read_all(fd):
+    # The child wrote through the same open file, so the offset is at its end.
+    os.lseek(fd, 0, os.SEEK_SET)
     chunks = []
     while True:
-        chunk = pipe.read(1 << 20)
+        chunk = os.read(fd, 1 << 20)
         if not chunk:
             return b''.join(chunks)
         chunks.append(chunk)
@@ -86,18 +94,18 @@ def _exit_status(pid):
         return None
 
 
-def _texts(status, payload):
-    """The child's texts, or None unless it exited 0 and sent a whole {name: text}.
+def _results(status, payload):
+    """The child's results, or None unless it exited 0 and left a whole {name: result}.
 
     An unknown status is not trusted: a child killed mid-write cannot be told from one that finished.
     """
     if status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
     try:
-        texts = pickle.loads(payload)
+        results = pickle.loads(payload)
     except Exception:  # pylint: disable=broad-except
         return None
-    return texts if isinstance(texts, dict) else None
+    return results if isinstance(results, dict) else None
 
 
 def _stop(pid):
@@ -109,50 +117,87 @@ def _stop(pid):
         pass
 
 
+class Beside:
+    """Jobs ({name: zero-argument callable}) started in a forked process; ``collect()`` returns their results.
+
+    Use it as a context manager: leaving the block without collecting (an
+    error in the work done meanwhile) kills and reaps the child. Without a
+    fork (``fork`` false, default ``forking_helps()``), or when the child
+    cannot start, the jobs run in ``collect()``.
+    """
+
+    def __init__(self, jobs, fork=None):
+        self._jobs = dict(jobs)
+        self._pid = self._fd = None
+        if self._jobs and (forking_helps() if fork is None else fork):
+            self._start()
+
+    def _start(self):
+        try:
+            fd = _scratch_file()
+        except OSError:
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(fd)
+            return
+        if pid == 0:  # pragma: no cover - the child leaves through os._exit, coverage never sees it return
+            try:
+                _child(self._jobs, fd)
+            finally:
+                os._exit(1)  # only reached by an interrupt before _child's own try: never unwind the parent's stack
+        self._pid, self._fd = pid, fd
+
+    @property
+    def forked(self):
+        return self._pid is not None
+
+    def collect(self):
+        """{name: result} of every job: the child's, or made here when the child did not give them whole."""
+        pid, fd = self._pid, self._fd
+        self._pid = self._fd = None
+        if pid is None:
+            return _render(self._jobs)
+        try:
+            status = _exit_status(pid)
+        except BaseException:
+            # Not reaped (interrupted while waiting): the pid is still ours to signal.
+            os.close(fd)
+            _stop(pid)
+            raise
+        try:
+            payload = _read_all(fd)
+        finally:
+            os.close(fd)
+        done = _results(status, payload)
+        if done is None or set(done) != set(self._jobs):
+            done = _render(self._jobs)
+        return done
+
+    def cancel(self):
+        """Stop the child, if it still runs; nothing is collected."""
+        pid, fd = self._pid, self._fd
+        self._pid = self._fd = None
+        if pid is not None:
+            os.close(fd)
+            _stop(pid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cancel()
+        return False
+
+
 def render(here, beside, fork=None):
     """{name: text} of every renderer in ``here`` and ``beside`` (each {name: zero-argument callable}).
 
     ``beside`` runs in a forked process when ``fork`` (default:
     ``forking_helps()``) allows; otherwise, or when the child fails, here.
     """
-    if fork is None:
-        fork = forking_helps()
-    if not beside or not fork:
-        return _both(here, beside)
-    try:
-        read_fd, write_fd = os.pipe()
-    except OSError:
-        return _both(here, beside)
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return _both(here, beside)
-    if pid == 0:  # pragma: no cover - the child leaves through os._exit, coverage never sees it return
-        try:
-            os.close(read_fd)
-            _child(beside, write_fd)
-        finally:
-            os._exit(1)  # only reached by an interrupt before _child's own try: never unwind the parent's stack
-    pipe = None
-    try:
-        os.close(write_fd)
-        pipe = os.fdopen(read_fd, 'rb')
+    with Beside(beside, fork=fork) as lane:
         texts = _render(here)
-        payload = _read_all(pipe)
-        # Last in this block: once the child is reaped its pid may be another process's, never to be signalled.
-        status = _exit_status(pid)
-    except BaseException:
-        if pipe is None:
-            os.close(read_fd)
-        _stop(pid)
-        raise
-    finally:
-        if pipe is not None:
-            pipe.close()
-    done = _texts(status, payload)
-    if done is None or set(done) != set(beside):
-        done = _render(beside)
-    texts.update(done)
+        texts.update(lane.collect())
     return texts

@@ -102,3 +102,22 @@ def test_a_child_reaped_by_someone_else_is_rendered_here():
     finally:
         signal.signal(signal.SIGCHLD, previous)
     assert texts == {'here': 'rendered by %d' % PARENT, 'beside': 'rendered by %d' % PARENT}
+
+
+def test_without_memfd_a_temporary_file_carries_the_texts(monkeypatch):
+    def denied(*_args):
+        raise PermissionError(1, 'memfd_create denied (seccomp)')
+    monkeypatch.setattr(lanes.os, 'memfd_create', denied)
+    texts = lanes.render({'here': _pid_text}, {'beside': _pid_text}, fork=True)
+    assert texts['here'] == 'rendered by %d' % PARENT
+    assert texts['beside'] != texts['here']  # still made in the child
+
+
+def test_leaving_a_lane_uncollected_stops_its_child():
+    def slow():
+        import time
+        time.sleep(30)
+        return 'late'
+    with lanes.Beside({'b': slow}, fork=True) as lane:
+        assert lane.forked
+    assert not lane.forked

@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from xml.etree import ElementTree as ET
 
@@ -470,3 +471,42 @@ def test_owner_and_names_that_are_not_text_fail_instead_of_becoming_text():
         process_names([{'name': 5}])
     assert process_names([{'name': 'nginx'}]) == 'nginx' and process_names([]) == 'unknown process'
     assert process_names([{'name': 'b'}, {'name': 'a'}, {'name': 'b'}]) == 'a, b'
+
+
+@pytest.mark.parametrize('hosts, named', [
+    ([1], 'hosts[0]'),
+    ([{'host': None}], 'hosts[0]'),
+    ([{'host': 'a', 'audited': True, 'listeners': 'x'}], 'hosts[0].listeners'),
+    ([{'host': 'a', 'audited': True, 'listeners': [None]}], 'hosts[0].listeners[0]'),
+    ([{'host': 'a', 'audited': True, 'findings': [{'id': ['not', 'hashable']}]}], 'hosts[0].findings[0]'),
+    ([{'host': 'a', 'audited': True, 'listeners': [{'protocol': 'tcp', 'address': '::', 'port': [1]}]}],
+     'hosts[0].listeners[0]'),
+])
+def test_a_hostile_baseline_is_an_error_naming_its_entry_never_no_drift(tmp_path, hosts, named):
+    path = tmp_path / 'fleet.json'
+    path.write_text(json.dumps({'hosts': hosts}))
+    with pytest.raises(drift.DriftError, match=re.escape(named)) as caught:
+        drift.read_previous(str(path), 'baseline')
+    assert isinstance(caught.value, build.ReportError)  # port_report reports it as bad input, before writing
+    assert str(path) in str(caught.value)
+
+
+def test_baseline_file_errors_name_the_file(tmp_path):
+    missing = tmp_path / 'nope.json'
+    with pytest.raises(drift.DriftError, match='baseline: cannot read'):
+        drift.read_previous(str(missing), 'baseline')
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{"hosts": [')
+    with pytest.raises(drift.DriftError, match='invalid JSON'):
+        drift.read_previous(str(bad), 'previous run')
+    bad.write_text('[]')
+    with pytest.raises(drift.DriftError, match='no hosts list'):
+        drift.read_previous(str(bad), 'previous run')
+
+
+def test_one_previous_state_compares_with_two_runs_alike():
+    first = build.fleet_report([build.host_report('web1', AUDIT)], generated='run1')
+    second = build.fleet_report([build.host_report('web1', _with_new_listener(copy.deepcopy(AUDIT)))], generated='run2')
+    state = drift.previous_state(json.loads(render.to_json(first)))
+    assert drift.compare(state, second) == drift.compare(state, second)  # the state is not consumed
+    assert drift.compare(state, second)['totals']['listeners_new'] == 1
