@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -123,18 +124,22 @@ class ActionModule(GuardedAction):
         generated = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
         noncompliant_on = args['junit_fail_on']
         dest = os.path.abspath(os.path.expanduser(args['dest'])) if args['dest'] else None
-        reports = [build.host_report(host, audit, outcome, generated=generated, noncompliant_on=noncompliant_on,
-                                     groups=groups)
-                   for host, (audit, outcome, groups) in sorted(self._inputs(args, task_vars).items())]
-        fleet = build.fleet_report(reports, generated=generated, provenance=provenance.provenance(_load_kb(), args['query']),
-                                   noncompliant_on=noncompliant_on, play_fail_on=args['play_fail_on'])
-        previous, baseline_name = None, None
+        baseline_name, baseline_field = None, None
         if args['baseline']:
-            baseline_name = os.path.abspath(os.path.expanduser(args['baseline']))
-            previous = drift.read_previous(baseline_name, 'baseline')
+            baseline_name, baseline_field = os.path.abspath(os.path.expanduser(args['baseline'])), 'baseline'
         elif dest and args['fleet'] and os.path.exists(os.path.join(dest, FLEET_FILES['json'])):
-            baseline_name = os.path.join(dest, FLEET_FILES['json'])
-            previous = drift.read_previous(baseline_name, 'previous run')
+            baseline_name, baseline_field = os.path.join(dest, FLEET_FILES['json']), 'previous run'
+        # The previous run is parsed beside the reports being built (drift.read_ahead); its errors are raised
+        # here after theirs, as when it was read after them.
+        with contextlib.ExitStack() as stack:
+            reader = stack.enter_context(drift.read_ahead(baseline_name, baseline_field)) if baseline_name else None
+            reports = [build.host_report(host, audit, outcome, generated=generated, noncompliant_on=noncompliant_on,
+                                         groups=groups)
+                       for host, (audit, outcome, groups) in sorted(self._inputs(args, task_vars).items())]
+            fleet = build.fleet_report(reports, generated=generated,
+                                       provenance=provenance.provenance(_load_kb(), args['query']),
+                                       noncompliant_on=noncompliant_on, play_fail_on=args['play_fail_on'])
+            previous = reader.result() if reader is not None else None
         fleet['drift'] = drift.compare(previous, fleet, baseline_name=baseline_name)
         selected = query.run(expression, fleet) if expression else None
 

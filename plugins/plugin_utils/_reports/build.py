@@ -101,8 +101,9 @@ _PROCESS_FIELDS = ('pid', 'name', 'exe', 'cmdline', 'user', 'unit')
 
 
 def _slim_process(proc):
-    get = proc.get
-    return {key: get(key) for key in _PROCESS_FIELDS}
+    get = proc.get  # one literal, the fields of _PROCESS_FIELDS: it runs for every process of every host
+    return {'pid': get('pid'), 'name': get('name'), 'exe': get('exe'), 'cmdline': get('cmdline'), 'user': get('user'),
+            'unit': get('unit')}
 
 
 def _finding_listener(listener):
@@ -122,13 +123,20 @@ def listener_owner(listener, processes=None):
     """
     if processes is None:
         processes = listener.get('processes') or ()
-    units = [p.get('unit') for p in processes if p.get('unit')]
-    units += list(listener.get('services') or ())
-    if listener.get('owner_service'):
-        return str(listener['owner_service'])
+    if len(processes) == 1:  # most listeners (reports call this for every one)
+        unit = processes[0].get('unit')
+        units = [unit] if unit else []
+    else:
+        units = [p.get('unit') for p in processes if p.get('unit')]
+    services = listener.get('services')
+    if services:
+        units += services  # as list(services): something that is not a list of units fails here
+    owner_service = listener.get('owner_service')
+    if owner_service:
+        return str(owner_service)
     if units:
-        # A set, not min(): a unit that is not text (a list, a mapping) fails here instead of becoming an owner.
-        return str(sorted(set(units))[0])
+        # Through a set: a unit that is not text (a list, a mapping) fails here instead of becoming an owner.
+        return str(min(set(units)))
     exes = sorted({p.get('exe') or p.get('name') or '?' for p in processes})
     return ', '.join(exes) or 'unknown process'
 
@@ -245,16 +253,18 @@ def _listeners(audit, findings, host):
             verdict = verdicts[i]
             if not isinstance(verdict, dict):
                 verdict = {}
-            said = [key for key in ('allowed_by', 'ignored_by', 'finding_ids') if verdict.get(key)]
-            if len(said) > 1:  # allowed and a finding at once: neither can be shown as the verdict
+            vget = verdict.get
+            allowed, ignored, finding_ids = vget('allowed_by'), vget('ignored_by'), vget('finding_ids')
+            said = bool(allowed) + bool(ignored) + bool(finding_ids)
+            if said > 1:  # allowed and a finding at once: neither can be shown as the verdict
                 raise ReportError('%s: verdicts[%d]: says %s at once; port_audit says exactly one'
-                                  % (host, i, ' and '.join(said)))
+                                  % (host, i, ' and '.join(key for key in ('allowed_by', 'ignored_by', 'finding_ids')
+                                                           if vget(key))))
             if not said:
                 entry['verdict_known'] = False  # port_audit says one of the three for every listener
-            allowed = verdict.get('allowed_by')
-            entry['finding_ids'] = list(verdict.get('finding_ids') or ())
+            entry['finding_ids'] = list(finding_ids) if finding_ids else []
             entry['allowed_by'] = allowing(i, allowed) if allowed else None
-            entry['ignored_by'] = verdict.get('ignored_by')
+            entry['ignored_by'] = ignored
         append(entry)
     return out
 
@@ -514,10 +524,17 @@ def _fleet_listener(lst):
     # own (see _listeners), so every field is there and no .get() is needed.
     out = {'text': lst['text'], 'owner': lst['owner'], 'protocol': lst['protocol'], 'address': lst['address'],
            'port': lst['port'], 'exposure': lst['exposure'], 'finding_ids': lst['finding_ids']}
-    for key in _FLEET_LISTENER_OPTIONAL:
-        value = lst.get(key)
-        if value is not None:
-            out[key] = value
+    # _FLEET_LISTENER_OPTIONAL one by one: this runs for every listener of the fleet.
+    if lst['allowed_by'] is not None:
+        out['allowed_by'] = lst['allowed_by']
+    if lst['ignored_by'] is not None:
+        out['ignored_by'] = lst['ignored_by']
+    if lst['owner_service'] is not None:
+        out['owner_service'] = lst['owner_service']
+    if lst['container'] is not None:
+        out['container'] = lst['container']
+    if 'verdict_known' in lst:
+        out['verdict_known'] = lst['verdict_known']
     return out
 
 

@@ -21,13 +21,20 @@ is raised here with its own traceback, and a killed child costs time, not
 output. Forking is used only where it is safe and helps: Linux, more than
 one CPU available, and a single-threaded process (forking a process with
 other threads can leave the child holding a lock no thread will release).
+
+``Ahead`` runs a read that needs nothing of this process (the previous
+fleet.json) in a fresh interpreter instead, while this process builds the
+reports: nothing shared, so no copy-on-write faults, and the same rule, the
+result never depends on the child.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -201,3 +208,110 @@ def render(here, beside, fork=None):
         texts = _render(here)
         texts.update(lane.collect())
     return texts
+
+
+# A fresh interpreter's whole program: put the collection's root first on its path, pause the collector (its
+# result is a tree, as in build.bulk), call the function, write the length of its marshalled result and the
+# result to stdout, and leave without tearing down what it built. Any failure is exit status 1 and no result:
+# the parent then calls the function itself and raises its error with its own traceback.
+_AHEAD_PROGRAM = '''
+import gc, importlib, marshal, os, sys
+gc.disable()
+status = 1
+try:
+    sys.path.insert(0, sys.argv[1])
+    function = getattr(importlib.import_module(sys.argv[2]), sys.argv[3])
+    data = marshal.dumps(function(*sys.argv[4:]))
+    view = memoryview(len(data).to_bytes(8, 'big') + data)
+    while view:
+        view = view[os.write(1, view):]
+    status = 0
+finally:
+    os._exit(status)
+'''
+
+
+def _collection_root(module):
+    """The directory that holds ``ansible_collections`` for ``module``, or None when it is not laid out so."""
+    here = os.path.abspath(sys.modules[module].__file__)
+    parts = module.split('.')
+    root = here
+    for _part in parts:
+        root = os.path.dirname(root)
+    return root if os.path.relpath(here, root) == os.path.join(*parts) + '.py' else None
+
+
+class Ahead:
+    """``function(*args)`` of ``module`` run in a fresh interpreter while this process does other work.
+
+    For a read that does not need this process's state (the previous
+    fleet.json, 25 MB at 1,000 hosts): a fork would share this process's
+    pages, and every reference count this process then changes on them costs
+    a copy-on-write fault, which ate what a forked reader saved
+    (docs/reports.md). A new interpreter shares nothing. Its result must be
+    plain data (``marshal``: dicts, lists, tuples, text, numbers, None),
+    passed back through a pipe; ``args`` are text. ``result()`` returns it,
+    or calls the function here when the child could not give it whole (not
+    started, failed, killed), so an error is always this process's own.
+    ``start`` false (one CPU, a small input) calls it here, in ``result()``.
+    """
+
+    def __init__(self, module, function, args, start=True):
+        self._call = (module, function, tuple(args))
+        self._child = None
+        if start and self.possible():
+            self._spawn()
+
+    @staticmethod
+    def possible():
+        """True when a child can run beside this process: an interpreter to start and a second CPU."""
+        return bool(sys.executable) and _usable_cpus() > 1
+
+    def _spawn(self):
+        module, function, args = self._call
+        root = _collection_root(module)
+        if root is None:
+            return
+        try:
+            # -I: no PYTHON* variables, no user site, not the working directory on the path.
+            self._child = subprocess.Popen([sys.executable, '-I', '-c', _AHEAD_PROGRAM, root, module, function] + list(args),
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           close_fds=True)
+        except (OSError, ValueError):
+            self._child = None
+
+    @property
+    def started(self):
+        return self._child is not None
+
+    def result(self):
+        child, self._child = self._child, None
+        module, function, args = self._call
+        if child is not None:
+            try:
+                payload = child.stdout.read()
+            finally:
+                child.stdout.close()
+                status = child.wait()
+            # Whole only when it exited 0 and the length it wrote first matches (an unknown exit status, with
+            # SIGCHLD ignored, reads as 0).
+            if status == 0 and len(payload) >= 8 and int.from_bytes(payload[:8], 'big') == len(payload) - 8:
+                try:
+                    return marshal.loads(payload[8:])
+                except (EOFError, ValueError, TypeError):
+                    pass  # made here below
+        return getattr(sys.modules[module], function)(*args)
+
+    def cancel(self):
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
+            child.stdout.close()
+            child.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cancel()
+        return False

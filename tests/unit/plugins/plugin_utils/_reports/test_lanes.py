@@ -121,3 +121,95 @@ def test_leaving_a_lane_uncollected_stops_its_child():
     with lanes.Beside({'b': slow}, fork=True) as lane:
         assert lane.forked
     assert not lane.forked
+
+
+# --- Ahead: the previous run read in a fresh interpreter (drift.read_ahead) -------------------------------------
+
+def _fleet_file(tmp_path, hosts=None, name='fleet.json'):
+    """A fleet.json above drift's read-ahead size, with host names and texts no UTF-8 holds."""
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    listener = {'text': '0.0.0.0:80/tcp (ng\udcffinx)', 'owner': 'nginx.service', 'protocol': 'tcp',
+                'address': '0.0.0.0', 'port': 80, 'exposure': 'wildcard', 'finding_ids': []}
+    if hosts is None:
+        hosts = [{'host': 'web\udcff%d' % i, 'audited': True, 'compliant': True, 'listeners': [listener],
+                  'findings': [{'id': 'f', 'kind': 'unexpected', 'severity': 'high', 'where': 'w', 'status': 'x'}]}
+                 for i in range(3)]
+    doc = {'generated': 'then', 'provenance': {'pad': 'p' * drift.READ_AHEAD_BYTES}, 'policies': {}, 'hosts': hosts}
+    path = tmp_path / name
+    import json
+    with open(path, 'w', encoding='utf-8', errors='surrogateescape') as handle:
+        json.dump(doc, handle, ensure_ascii=False)
+    return str(path)
+
+
+def test_a_large_previous_run_is_read_in_another_interpreter_and_comes_back_whole(tmp_path):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    path = _fleet_file(tmp_path, name='fleet \udcfe -x.json')  # a file name that is not UTF-8 and looks like an option
+    with drift.read_ahead(path, 'previous run') as reader:
+        assert reader.started
+        child = reader._child.pid
+        state = reader.result()
+    assert child != PARENT and state == drift.read_previous(path, 'previous run')
+    assert sorted(state['hosts']) == ['web\udcff0', 'web\udcff1', 'web\udcff2']
+
+
+def test_a_small_or_missing_previous_run_is_read_here(tmp_path):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    small = tmp_path / 'small.json'
+    small.write_text('{"hosts": []}')
+    with drift.read_ahead(str(small), 'baseline') as reader:
+        assert not reader.started
+        assert reader.result()['hosts'] == {}
+    with drift.read_ahead(str(tmp_path / 'missing.json'), 'baseline') as reader:
+        assert not reader.started
+        with pytest.raises(drift.DriftError, match='baseline: cannot read'):
+            reader.result()
+
+
+def test_a_hostile_large_previous_run_fails_here_with_its_own_error(tmp_path):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    path = _fleet_file(tmp_path, hosts=[{'host': 'a', 'audited': True, 'listeners': [['not', 'a', 'mapping']]}])
+    with drift.read_ahead(path, 'baseline') as reader:
+        assert reader.started
+        with pytest.raises(drift.DriftError, match=r'hosts\[0\]\.listeners\[0\]'):
+            reader.result()
+
+
+def test_a_killed_reader_costs_time_not_the_baseline(tmp_path):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    path = _fleet_file(tmp_path)
+    with drift.read_ahead(path, 'previous run') as reader:
+        os.kill(reader._child.pid, signal.SIGKILL)
+        assert reader.result() == drift.read_previous(path, 'previous run')
+
+
+def test_a_reader_reaped_by_someone_else_is_not_trusted(tmp_path):
+    # With SIGCHLD ignored the exit status reads as 0 whatever happened: only a result whose length matches
+    # what the child announced is taken, else it is read here.
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    path = _fleet_file(tmp_path)
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        with drift.read_ahead(path, 'previous run') as reader:
+            os.kill(reader._child.pid, signal.SIGKILL)
+            state = reader.result()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert state == drift.read_previous(path, 'previous run')
+
+
+def test_leaving_a_reader_unread_stops_it(tmp_path):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    fifo = tmp_path / 'fleet.json'
+    os.mkfifo(fifo)  # the reader blocks on it for ever: only cancel() ends it
+    reader = lanes.Ahead(drift.__name__, 'read_previous', (str(fifo), 'baseline'))
+    with reader:
+        assert reader.started
+    assert not reader.started
+
+
+def test_no_reader_beside_with_one_cpu(monkeypatch, tmp_path):
+    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
+    monkeypatch.setattr(lanes, '_usable_cpus', lambda: 1)
+    with drift.read_ahead(_fleet_file(tmp_path), 'previous run') as reader:
+        assert not reader.started and reader.result()['generated'] == 'then'

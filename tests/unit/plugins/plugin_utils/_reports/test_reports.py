@@ -438,6 +438,14 @@ def test_fleet_json_is_slim_and_host_files_keep_the_detail():
     assert full['listeners'][0]['processes'] and full['findings'][0]['explanation']
     # Drift reads the slim file of the previous run.
     assert drift.drift(slim, doc)['state'] == 'unchanged'
+    # A slim listener keeps every optional field that has a value and leaves out those that are null.
+    listeners = [lst for rep in slim['hosts'] for lst in rep['listeners']]
+    for lst in listeners:
+        assert all(lst[key] is not None for key in build._FLEET_LISTENER_OPTIONAL if key in lst)
+    web1_full = next(h for h in doc['hosts'] if h['host'] == 'web1')
+    rich = dict(web1_full['listeners'][0], allowed_by={'list': 'allow', 'index': 0}, ignored_by='ephemeral',
+                owner_service='x.service', container={'runtime': 'podman', 'name': 'c'}, verdict_known=False)
+    assert set(build._FLEET_LISTENER_OPTIONAL) <= set(build._fleet_listener(rich))
 
 
 def test_bulk_restores_the_garbage_collector():
@@ -481,6 +489,9 @@ def test_owner_and_names_that_are_not_text_fail_instead_of_becoming_text():
     ([{'host': 'a', 'audited': True, 'findings': [{'id': ['not', 'hashable']}]}], 'hosts[0].findings[0]'),
     ([{'host': 'a', 'audited': True, 'listeners': [{'protocol': 'tcp', 'address': '::', 'port': [1]}]}],
      'hosts[0].listeners[0]'),
+    ([{'host': 'a', 'audited': True, 'listeners': [{'protocol': 'tcp', 'port': 1, 'container': 'not a mapping'}]}],
+     'hosts[0].listeners[0]'),
+    ([{'host': 'a', 'audited': True, 'findings': [{'id': 'f'}, ['not', 'a', 'mapping']]}], 'hosts[0].findings[1]'),
 ])
 def test_a_hostile_baseline_is_an_error_naming_its_entry_never_no_drift(tmp_path, hosts, named):
     path = tmp_path / 'fleet.json'
@@ -489,6 +500,24 @@ def test_a_hostile_baseline_is_an_error_naming_its_entry_never_no_drift(tmp_path
         drift.read_previous(str(path), 'baseline')
     assert isinstance(caught.value, build.ReportError)  # port_report reports it as bad input, before writing
     assert str(path) in str(caught.value)
+
+
+def test_the_fast_and_the_checked_reading_of_a_run_agree():
+    # drift reads each host's records in one loop and falls back to the checked one only for a bad record:
+    # both must give the same identities, texts and attributes (containers, findings without an id included).
+    listeners = [{'protocol': 'tcp', 'address': '0.0.0.0', 'port': 80, 'text': 'a', 'owner': 'o', 'exposure': 'wildcard'},
+                 {'protocol': 'tcp', 'address': '0.0.0.0', 'port': 80, 'text': 'b', 'owner': 'p', 'exposure': 'wildcard',
+                  'container': {'runtime': 'podman', 'name': 'web'}},
+                 {'protocol': 'udp', 'address': '::', 'port': 53, 'text': 'c'},
+                 {'protocol': 'tcp', 'address': '0.0.0.0', 'port': 80, 'text': 'dup', 'owner': 'q'}]
+    findings = [{'id': 'x', 'kind': 'unexpected', 'severity': 'high', 'where': 'w', 'status': 'reported'},
+                {'kind': 'missing', 'severity': 'medium', 'where': 'required: 443/tcp'},
+                {'id': '', 'kind': 'denied', 'where': 'v'}]
+    rep = {'listeners': listeners, 'findings': findings}
+    for what in (drift._LISTENERS, drift._FINDINGS):
+        fast = drift._items(rep, what, 'here')
+        assert fast == drift._checked_items(rep[what[0]], what, 'here')
+    assert len(drift._items(rep, drift._LISTENERS, 'here')) == 3  # the later duplicate wins
 
 
 def test_baseline_file_errors_name_the_file(tmp_path):
@@ -502,6 +531,12 @@ def test_baseline_file_errors_name_the_file(tmp_path):
     bad.write_text('[]')
     with pytest.raises(drift.DriftError, match='no hosts list'):
         drift.read_previous(str(bad), 'previous run')
+    fifo = tmp_path / 'fifo.json'
+    os.mkfifo(fifo)  # no writer: reading it would block the task for ever
+    with pytest.raises(drift.DriftError, match='baseline: .*fifo.json is not a regular file'):
+        drift.read_previous(str(fifo), 'baseline')
+    with pytest.raises(drift.DriftError, match='is not a regular file'):
+        drift.read_previous(str(tmp_path), 'baseline')
 
 
 def test_one_previous_state_compares_with_two_runs_alike():
