@@ -290,14 +290,18 @@ class Ahead:
         if child is not None:
             try:
                 payload = child.stdout.read()
-            finally:
-                child.stdout.close()
-                status = child.wait()
+            except BaseException:
+                # Interrupted while waiting for it: never wait on a child that may not end by itself.
+                self._child = child
+                self.cancel()
+                raise
+            child.stdout.close()
+            status = child.wait()
             # Whole only when it exited 0 and the length it wrote first matches (an unknown exit status, with
             # SIGCHLD ignored, reads as 0).
             if status == 0 and len(payload) >= 8 and int.from_bytes(payload[:8], 'big') == len(payload) - 8:
                 try:
-                    return marshal.loads(payload[8:])
+                    return marshal.loads(memoryview(payload)[8:])
                 except (EOFError, ValueError, TypeError):
                     pass  # made here below
         return getattr(sys.modules[module], function)(*args)

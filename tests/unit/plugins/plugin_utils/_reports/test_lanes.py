@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pytest
 
@@ -198,12 +199,23 @@ def test_a_reader_reaped_by_someone_else_is_not_trusted(tmp_path):
     assert state == drift.read_previous(path, 'previous run')
 
 
-def test_leaving_a_reader_unread_stops_it(tmp_path):
-    from ansible_collections.hostsec.ports.plugins.plugin_utils._reports import drift
-    fifo = tmp_path / 'fleet.json'
-    os.mkfifo(fifo)  # the reader blocks on it for ever: only cancel() ends it
-    reader = lanes.Ahead(drift.__name__, 'read_previous', (str(fifo), 'baseline'))
-    with reader:
+@pytest.fixture
+def slow_module(tmp_path, monkeypatch):
+    """A module whose function never ends by itself, laid out as Ahead finds modules: (name, function)."""
+    import importlib
+    package = tmp_path / 'ahead_slow_pkg'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    (package / 'slow.py').write_text('import time\n\n\ndef wait(*_args):\n    time.sleep(120)\n    return 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module('ahead_slow_pkg.slow')
+    yield 'ahead_slow_pkg.slow', 'wait'
+    for name in ('ahead_slow_pkg.slow', 'ahead_slow_pkg'):
+        sys.modules.pop(name, None)
+
+
+def test_leaving_a_reader_unread_stops_it(slow_module):
+    with lanes.Ahead(*slow_module, ()) as reader:
         assert reader.started
     assert not reader.started
 
@@ -213,3 +225,20 @@ def test_no_reader_beside_with_one_cpu(monkeypatch, tmp_path):
     monkeypatch.setattr(lanes, '_usable_cpus', lambda: 1)
     with drift.read_ahead(_fleet_file(tmp_path), 'previous run') as reader:
         assert not reader.started and reader.result()['generated'] == 'then'
+
+
+def test_an_interrupted_wait_for_the_reader_stops_it(slow_module):
+    def interrupt(*_args):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with lanes.Ahead(*slow_module, ()) as reader:
+            assert reader.started
+            signal.setitimer(signal.ITIMER_REAL, 0.5)
+            with pytest.raises(KeyboardInterrupt):
+                reader.result()
+            assert not reader.started  # killed and reaped by result() itself, not only on leaving the block
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
