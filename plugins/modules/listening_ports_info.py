@@ -447,10 +447,10 @@ ansible_facts:
 
 import gc
 
-from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import GatherError, gather
+from ansible_collections.hostsec.ports.plugins.module_utils._listeners.module_exit import exit_with_result
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.session import ssh_connection
 
 
@@ -489,32 +489,7 @@ def main():
         module.warn(warning)
     value, source = ssh_connection()
     result['session'] = {'ssh_connection': value, 'source': source}
-    _exit_without_scrub(module, result)
-
-
-def _exit_without_scrub(module, result):
-    """exit_json, minus a walk that has nothing to remove.
-
-    exit_json runs remove_values over the whole result to blank the values of
-    no_log options. This module has no such option (no_log_values is empty), yet
-    the walk copies every one of tens of thousands of values: at 6,000 listeners
-    it was most of the module's run time. With nothing to remove it is skipped;
-    everything else exit_json does (invocation, warnings, the JSON encoder) runs
-    as always. Should a no_log value ever appear, or the name move in a later
-    ansible-core, the normal path runs.
-    """
-    if module.no_log_values or not callable(getattr(basic, 'remove_values', None)):
-        module.exit_json(changed=False, **result)
-    original = basic.remove_values
-    basic.remove_values = _unchanged
-    try:
-        module.exit_json(changed=False, **result)
-    finally:  # exit_json raises SystemExit
-        basic.remove_values = original
-
-
-def _unchanged(value, no_log_strings):  # pylint: disable=unused-argument
-    return value
+    exit_with_result(module, result)
 
 
 if __name__ == '__main__':
