@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 
 from ansible.module_utils import basic
 
@@ -64,8 +65,8 @@ def _split_recorder(recorder):
         text = split_encode(outcome, lambda part: _captured(recorder, part))
         if text is None:
             recorder(outcome)
-        else:
-            print(text)
+        else:  # what print(text) writes, as ansible-core's recorder prints its text
+            sys.stdout.write(text + '\n')
     return record
 
 
