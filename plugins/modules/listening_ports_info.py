@@ -452,6 +452,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import GatherError, gather
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.module_exit import exit_with_result
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.session import ssh_connection
+from ansible_collections.hostsec.ports.plugins.module_utils._warning_text import warn_each
 
 
 def main():
@@ -485,8 +486,7 @@ def main():
         )
     except GatherError as exc:
         module.fail_json(msg=str(exc))
-    for warning in result.pop('warnings'):
-        module.warn(warning)
+    warn_each(module, result.pop('warnings'))
     value, source = ssh_connection()
     result['session'] = {'ssh_connection': value, 'source': source}
     exit_with_result(module, result)

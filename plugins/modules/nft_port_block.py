@@ -147,6 +147,7 @@ table:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostsec.ports.plugins.module_utils._firewall import core, nftables
+from ansible_collections.hostsec.ports.plugins.module_utils._warning_text import warn_each
 
 
 def main():
@@ -180,8 +181,7 @@ def main():
     result['table'] = nftables.describe(nftables.make_model(wanted, p['exempt_loopback']) if wanted is not None else None)
     for key in ('snapshot', 'restore_script', 'operations', 'rules', 'backend', 'state'):
         result.pop(key)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
+    warn_each(module, result.pop('warnings'))
     if not module._diff:
         result.pop('diff')
     module.exit_json(**result)

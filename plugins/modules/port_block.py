@@ -186,6 +186,7 @@ restore_script:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hostsec.ports.plugins.module_utils._firewall import core, detect
+from ansible_collections.hostsec.ports.plugins.module_utils._warning_text import warn_each
 
 
 def main():
@@ -221,8 +222,7 @@ def main():
         result = core.run(backend, p['ports'], p['protected'], p['state'], module.check_mode, p['baseline'])
     except (core.FirewallError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    for warning in result.pop('warnings'):
-        module.warn(warning)
+    warn_each(module, result.pop('warnings'))
     if not module._diff:
         result.pop('diff')
     module.exit_json(**result)

@@ -24,6 +24,7 @@ import contextlib, copy, io, json, sys
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners import module_exit
 from ansible_collections.hostsec.ports.plugins.module_utils._listeners.linux import gather
+from ansible_collections.hostsec.ports.plugins.module_utils._warning_text import warn_each
 
 case = sys.argv.pop()
 module = AnsibleModule(argument_spec={}, supports_check_mode=True)
@@ -33,8 +34,7 @@ if case == 'gather':
     held.bind(('127.0.0.1', 0))
     held.listen()
     result = gather()
-    for warning in result.pop('warnings'):
-        module.warn(warning)
+    warn_each(module, result.pop('warnings'))
 else:
     hostile = ['\udcff\udc80', '\x00\x1b[31m', '"\\', '</script><img src=x onerror=alert(1)>', '\u00e9\u2028',
                '\U0001F600', '\ufeff']
@@ -50,7 +50,7 @@ else:
     if case == 'no_log':
         module.no_log_values.add('secret-value')
         result['listeners'].append({'address': 'secret-value'})
-module.warn('a warning with \u00e9 and \udcff in it')
+warn_each(module, ['a warning with \u00e9 and \udcff in it'])
 
 def leave(how):
     buffer = io.StringIO()
