@@ -251,7 +251,8 @@ listeners:
           type: str
         name:
           description:
-            - Container name, or the C(ip netns) name (V(null) for an unnamed namespace).
+            - Container name, or the C(ip netns) name (V(null) for an unnamed namespace); bytes of a netns name
+              that are not UTF-8 come back as C(\\xNN).
             - V(null) for a rootless container (one whose cgroup root alone could not have named, or whose
               parent is a conmon not run by root). Its user chose the name, and a policy rule
               (C(container:)) must never match what any local user can name. Its C(runtime) and C(id) are

@@ -269,3 +269,51 @@ def test_an_interface_name_that_is_not_utf8_costs_nothing(tmp_path):
             child.stdin.close()
             child.wait(timeout=30)
         subprocess.run(['ip', 'netns', 'del', name], check=False)
+
+
+@pytest.fixture()
+def undecodable_names():
+    """A named netns and a file left in /run/netns, both named with bytes that are not UTF-8."""
+    tag = str(os.getpid()).encode()
+    named, stale = b'hostsec-t-\xff' + tag, b'/run/netns/hostsec-u-\xfe' + tag
+    subprocess.run([b'ip', b'netns', b'add', named], check=True)
+    child = None
+    try:
+        with open(stale, 'wb'):
+            pass  # a plain file: no namespace is mounted on it
+        subprocess.run([b'ip', b'netns', b'exec', named, b'ip', b'link', b'set', b'lo', b'up'], check=True)
+        child = subprocess.Popen([b'ip', b'netns', b'exec', named, sys.executable.encode(), CHILD.encode(),
+                                  b'--only-one'], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        json.loads(child.stdout.readline())
+        yield {'inode': os.stat(b'/run/netns/' + named).st_ino, 'named': 'hostsec-t-\\xff' + tag.decode(),
+               'stale': '/run/netns/hostsec-u-\\xfe' + tag.decode()}
+    finally:
+        if child is not None:
+            child.stdin.close()
+            child.wait(timeout=30)
+        subprocess.run([b'ip', b'netns', b'del', named], check=False)
+        if os.path.exists(stale):
+            os.unlink(stale)
+
+
+def test_namespace_names_that_are_not_utf8_reach_the_controller_as_text(undecodable_names, tmp_path):
+    """ansible-core 2.19 refuses a module result with a lone surrogate in it: the whole task would fail."""
+    result = linux.gather(namespaces='all', protocols=['tcp'])
+    json.dumps(result, ensure_ascii=False).encode('utf-8')  # no lone surrogate anywhere
+    names = {lst['container']['name'] for lst in result['listeners'] if lst['netns'] == undecodable_names['inode']}
+    assert names == {undecodable_names['named']}
+    assert any(undecodable_names['stale'] in warning for warning in result['warnings']), result['warnings']
+
+    # Through ansible-core itself (the controller decodes strictly), as a play would run it.
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH='%s:%s' % (COLLECTIONS, os.path.join(
+        ROOT, '.venv', 'lib', 'python3.11', 'site-packages')), ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+        ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0')
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible'), 'localhost', '-i', 'localhost,',
+                           '-c', 'local', '-e', 'ansible_python_interpreter=' + sys.executable,
+                           '-m', 'hostsec.ports.listening_ports_info', '-a', 'namespaces=all protocols=tcp'],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    host = json.loads(proc.stdout[proc.stdout.index('{'):])['plays'][0]['tasks'][0]['hosts']['localhost']
+    assert not host.get('failed'), host.get('msg')
+    assert {lst['container']['name'] for lst in host['listeners']
+            if lst['netns'] == undecodable_names['inode']} == {undecodable_names['named']}

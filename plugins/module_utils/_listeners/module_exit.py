@@ -21,8 +21,13 @@ rest (invocation, warnings, deprecations), which may hold its own types. The
 standard encoder escapes as ansible-core's does: whether ansible-core writes
 non-ASCII as is or escapes it is read from its own output for a probe. If any
 step does not hold (a no_log value, a value the standard encoder refuses,
-output not shaped as expected, an ansible-core without these names), the normal
-exit_json path runs for the whole result.
+output not shaped as expected, an ansible-core without these names, or, with
+the walk skipped, an encoder that refuses a value the walk would have converted,
+such as a date), the normal exit_json path runs for the whole result.
+
+On the split path ansible-core's recorder is called for a probe and for the
+result without its bulky keys, never for the whole result: code that wraps or
+mocks ``_record_module_result`` sees those parts, not what was printed.
 """
 
 from __future__ import annotations
@@ -49,10 +54,15 @@ def exit_with_result(module, result):
     basic.remove_values = _unchanged
     try:
         module.exit_json(changed=False, **result)
+    except (TypeError, ValueError):
+        # Raised before anything was printed: the encoder refused a value that remove_values would have
+        # converted on the way (a date, a read-only mapping). The normal path below writes it.
+        pass
     finally:  # exit_json raises SystemExit
         basic.remove_values = original
         if callable(recorder):
             del module._record_module_result
+    module.exit_json(changed=False, **result)
 
 
 def _unchanged(value, no_log_strings):  # pylint: disable=unused-argument

@@ -59,6 +59,16 @@ def _nsfs_device(proc=PROC):
         return None
 
 
+def shown(name):
+    """A file name as JSON-safe text: bytes that are not UTF-8 (lone surrogates from os.listdir) become \\xNN.
+
+    Kept out of the result as surrogates: ansible-core 2.19 refuses a module result holding one (the whole
+    task fails), and syslog refuses them in a warning on 2.17 and 2.18. The namespace is still opened by
+    its real path.
+    """
+    return os.fsencode(name).decode('utf-8', 'backslashreplace')
+
+
 def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
     """(namespaces by inode, unreadable process count, named entries with no namespace mounted on them).
 
@@ -82,12 +92,12 @@ def discover(proc=PROC, named_dirs=NAMED_DIRS, netns_of=None):
             if nsfs is not None and stat.st_dev != nsfs:
                 # No namespace is mounted on it here: its namespace is gone (docker leaves such files behind a
                 # container that failed to start), or it is mounted in a mount namespace this one does not see.
-                unmounted.append(path)
+                unmounted.append(shown(path))
                 continue
             inode = stat.st_ino
             ns = found.get(inode) or found.setdefault(inode, Namespace(inode))
             if ns.named is None:
-                ns.named, ns.named_dir, ns.path = entry, directory, path
+                ns.named, ns.named_dir, ns.path = shown(entry), directory, path
     netns_of = dict(netns_of or {})
     try:
         names = [name for name in os.listdir(proc) if name.isdigit()]

@@ -47,6 +47,21 @@ else:
     }
     if case == 'refused':  # a set is no JSON: the standard encoder refuses it, ansible-core's writes a list
         result['processes']['set'] = {'pids': {3, 1, 2}}
+    if case == 'converted':  # no JSON either, but remove_values (the walk skipped) makes them JSON on the way
+        import collections.abc, datetime
+
+        class ReadOnly(collections.abc.Mapping):
+            def __init__(self, data):
+                self.data = data
+            def __getitem__(self, key):
+                return self.data[key]
+            def __iter__(self):
+                return iter(self.data)
+            def __len__(self):
+                return len(self.data)
+
+        result['session']['since'] = datetime.date(2024, 1, 2)
+        result['listeners'].append(ReadOnly({'address': 'read-only'}))
     if case == 'no_log':
         module.no_log_values.add('secret-value')
         result['listeners'].append({'address': 'secret-value'})
@@ -105,6 +120,13 @@ def test_a_value_json_refuses_takes_the_normal_path(tmp_path):
     got = leave_both(tmp_path, 'refused')
     assert got['fast'] == got['normal']
     assert decoded(got['fast'])['processes']['set']['pids'] == [1, 2, 3]
+
+
+def test_a_value_only_the_skipped_walk_converts_takes_the_normal_path(tmp_path):
+    got = leave_both(tmp_path, 'converted')
+    assert decoded(got['fast']) == decoded(got['normal'])
+    assert decoded(got['fast'])['session']['since'] == '2024-01-02'
+    assert decoded(got['fast'])['listeners'][-1] == {'address': 'read-only'}
 
 
 def test_no_log_values_are_still_blanked(tmp_path):
